@@ -1,0 +1,87 @@
+# Helpers for tests that run inside the lab guest (sourced after ../lib.sh).
+# shellcheck shell=bash
+
+TRACEFS=/sys/kernel/tracing
+KDIR=${LAB_KERNEL_DIR:?not in the lab (LAB_KERNEL_DIR unset)}
+BENCH=$KDIR/dma_map_benchmark
+
+# Sum the hits of one function in the tracefs function profiler while
+# running a command: an independent count of how often it was called.
+# usage: count_calls FUNCTION COMMAND...
+count_calls() {
+	local fn=$1
+	shift
+	echo "$fn" >"$TRACEFS/set_ftrace_filter"
+	echo 0 >"$TRACEFS/function_profile_enabled"
+	echo 1 >"$TRACEFS/function_profile_enabled"
+	"$@" >/dev/null
+	echo 0 >"$TRACEFS/function_profile_enabled"
+	awk -v fn="$fn" '$1 == fn { hits += $2 } END { print hits + 0 }' \
+		"$TRACEFS"/trace_stat/function*
+	echo >"$TRACEFS/set_ftrace_filter"
+}
+
+# dma_map_benchmark on the edu device: THREADS SECONDS
+run_benchmark() {
+	"$BENCH" -t "$1" -s "$2" -g 1
+}
+
+load_iovaload() {
+	local ko="$KDIR/iovaload/iovaload.ko"
+	[ -f "$ko" ] || { echo "iovaload.ko not built for this kernel ($ko)" >&2; return 1; }
+	lsmod | grep -q '^iovaload' || insmod "$ko"
+}
+
+IOVALOAD=/sys/kernel/debug/iovaload
+
+# iovaload COMMAND...: one command to the load generator
+iovaload() {
+	echo "$*" >"$IOVALOAD/control"
+}
+
+iovaload_status() {
+	awk -v k="$1" '$1 == k { print $2 }' "$IOVALOAD/status"
+}
+
+IOVA_PARAMS=/sys/module/iova/parameters
+
+# Record the iova:* events of one domain in tracefs.  usage: trace_begin DOMAIN
+trace_begin() {
+	echo 0 >"$TRACEFS/tracing_on"
+	echo 0 >"$TRACEFS/events/enable"
+	echo 32768 >"$TRACEFS/buffer_size_kb"
+	echo "iovad == $1" >"$TRACEFS/events/iova/filter"
+	echo 1 >"$TRACEFS/events/iova/enable"
+	echo >"$TRACEFS/trace"
+	echo 1 >"$TRACEFS/tracing_on"
+}
+
+trace_end() {
+	echo 0 >"$TRACEFS/events/iova/enable"
+	echo 0 >"$TRACEFS/events/iova/filter"
+	echo 1408 >"$TRACEFS/buffer_size_kb"
+}
+
+# Events lost to a full buffer would make every count wrong.
+trace_overruns() {
+	cat "$TRACEFS"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }'
+}
+
+# Move what was traced so far to FILE and clear the buffer.
+trace_take() {
+	cat "$TRACEFS/trace" >"$1"
+	echo >"$TRACEFS/trace"
+}
+
+# Wait until COMMAND prints WANT, up to SECONDS; print what it printed last.
+wait_for() {
+	local want=$1 seconds=$2 got
+	shift 2
+	local end=$((SECONDS + seconds))
+	while :; do
+		got=$("$@")
+		[ "$got" = "$want" ] || [ $SECONDS -ge $end ] && break
+		sleep 0.2
+	done
+	echo "$got"
+}

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Host-side tests of the lab itself: exit statuses, timeouts, kernel
+# problems, the kernel cache, and the errors of the build scripts.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+cd "$TOP_DIR" || exit 1
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+test_exit_status() {
+	make -s lab CMD=true </dev/null >"$out/log" 2>&1
+	expect_eq lab-true-exits-0 0 $? "make lab CMD=true exit status"
+	make -s lab CMD=false </dev/null >"$out/log" 2>&1
+	local rc=$?
+	check lab-false-fails "make lab CMD=false exited $rc" [ "$rc" != 0 ]
+	tests/lab/run 'exit 3' </dev/null >"$out/log" 2>&1
+	expect_eq lab-run-returns-cmd-status 3 $? "tests/lab/run 'exit 3' exit status"
+}
+
+test_guest_sees_tree() {
+	local got
+	got=$(tests/lab/run 'pwd; test -w "$LAB_OUT" && echo writable-out' </dev/null 2>/dev/null | tr -d '\r')
+	expect_eq lab-guest-cwd-and-out "$TOP_DIR writable-out" "$(echo $got)" "guest cwd and LAB_OUT"
+}
+
+test_timeout() {
+	local start=$SECONDS rc
+	LAB_TIMEOUT=30 make -s lab CMD='sleep 10000' </dev/null >"$out/log" 2>&1
+	rc=$?
+	local took=$((SECONDS - start))
+	if [ "$rc" != 0 ] && ((took < 75)) && grep -q 'timed out after 30s' "$out/log"; then
+		pass lab-timeout
+	else
+		fail lab-timeout "exit $rc after ${took}s; output: $(tail -n 1 "$out/log")"
+	fi
+}
+
+# A kernel warning with panic_on_warn, and a sysrq crash: both must end
+# the run with an error that shows the kernel's own lines.
+test_kernel_problems() {
+	LAB_APPEND=panic_on_warn=1 tests/lab/run \
+		'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; sleep 5' \
+		</dev/null >"$out/log" 2>&1
+	local rc=$?
+	if [ "$rc" = 125 ] && grep -q 'Kernel panic' "$out/log" &&
+		grep -q 'kernel reported a problem' "$out/log"; then
+		pass lab-panic-on-warn-detected
+	else
+		fail lab-panic-on-warn-detected "exit $rc; output: $(tail -n 2 "$out/log" | tr '\n' ' ')"
+	fi
+	tests/lab/run 'echo c > /proc/sysrq-trigger; sleep 5' </dev/null >"$out/log" 2>&1
+	rc=$?
+	if [ "$rc" = 125 ] && grep -q 'sysrq' "$out/log"; then
+		pass lab-sysrq-crash-detected
+	else
+		fail lab-sysrq-crash-detected "exit $rc; output: $(tail -n 2 "$out/log" | tr '\n' ' ')"
+	fi
+	# A warning without panic_on_warn: the command succeeds, the run must not.
+	tests/lab/run 'echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT' </dev/null >"$out/log" 2>&1
+	expect_eq lab-warning-fails-run 125 $? "exit status after a kernel WARNING"
+}
+
+# The kernel under test is the one just built from the current inputs.
+test_kernel_is_current() {
+	local want got
+	want=$(strings "$(tests/lab/kernel --dir)/linux/vmlinux" | grep -m 1 '^Linux version')
+	got=$(tests/lab/run 'cat /proc/version' </dev/null 2>/dev/null | tr -d '\r')
+	expect_eq lab-boots-current-kernel "$want" "$got" "/proc/version in the guest"
+}
+
+# Copy the inputs of the kernel build to a scratch tree to change them.
+scratch_tree() {
+	rm -rf "$out/tree"
+	mkdir -p "$out/tree/tests"
+	cp -r kernel-patches "$out/tree/"
+	cp -r tests/lab "$out/tree/tests/"
+}
+
+scratch_hash() {
+	"$out/tree/tests/lab/kernel" --hash
+}
+
+test_kernel_cache() {
+	local base
+	scratch_tree
+	base=$(scratch_hash)
+	expect_eq kernel-hash-stable "$base" "$(scratch_hash)" "hash of unchanged inputs"
+	check kernel-hash-matches-tree "the scratch copy hashes differently from the tree" \
+		[ "$base" = "$(tests/lab/kernel --hash)" ]
+
+	echo '# a comment' >>"$out/tree/tests/lab/config/lab.config"
+	check kernel-rebuilds-on-config-change "hash unchanged after a config change" \
+		[ "$base" != "$(scratch_hash)" ]
+
+	scratch_tree
+	sed -i '0,/^---$/s//--- /' "$out/tree/kernel-patches/$(head -n 1 kernel-patches/series)"
+	check kernel-rebuilds-on-patch-change "hash unchanged after a patch change" \
+		[ "$base" != "$(scratch_hash)" ]
+
+	# Nothing changed: the build is a no-op that says so.
+	tests/lab/kernel >"$out/log" 2>&1
+	check kernel-not-rebuilt-when-unchanged "make kernel did not report 'up to date'" \
+		grep -q 'kernel up to date' "$out/log"
+}
+
+test_bad_patch() {
+	local rc lines
+	scratch_tree
+	printf -- '--- a/Makefile\n+++ b/Makefile\n@@ -1,1 +1,1 @@\n-no such line\n+x\n' \
+		>"$out/tree/kernel-patches/9999-broken.patch"
+	echo 9999-broken.patch >>"$out/tree/kernel-patches/series"
+	DMASCOPE_CACHE=$out/cache "$out/tree/tests/lab/kernel" >"$out/log" 2>&1
+	rc=$?
+	lines=$(grep -c 'error:' "$out/log")
+	if [ "$rc" != 0 ] && [ "$lines" = 1 ] && grep -q '9999-broken.patch does not apply' "$out/log"; then
+		pass kernel-bad-patch-error
+	else
+		fail kernel-bad-patch-error "exit $rc; output: $(tail -n 1 "$out/log")"
+	fi
+	rm -rf "$out/cache"
+}
+
+test_missing_package() {
+	local rc
+	DEPS_EXTRA=dmascope-no-such-package tests/lab/deps >"$out/log" 2>&1
+	rc=$?
+	if [ "$rc" != 0 ] && [ "$(grep -c 'error:' "$out/log")" = 1 ] &&
+		grep -q 'could not install dmascope-no-such-package' "$out/log"; then
+		pass deps-missing-package-error
+	else
+		fail deps-missing-package-error "exit $rc; output: $(tail -n 1 "$out/log")"
+	fi
+}
+
+test_bad_settings() {
+	LAB_CPUS=abc tests/lab/run true >"$out/log" 2>&1
+	local rc=$?
+	check lab-bad-cpus-error "LAB_CPUS=abc: exit $rc, $(cat "$out/log")" \
+		grep -q "LAB_CPUS must be a number" "$out/log"
+	KERNEL_VARIANT=nosuch tests/lab/run true >"$out/log" 2>&1
+	check lab-bad-variant-error "KERNEL_VARIANT=nosuch: $(cat "$out/log")" \
+		grep -q "unknown KERNEL_VARIANT 'nosuch'" "$out/log"
+}
+
+test_exit_status
+test_guest_sees_tree
+test_kernel_is_current
+test_kernel_problems
+test_timeout
+test_kernel_cache
+test_bad_patch
+test_missing_package
+test_bad_settings

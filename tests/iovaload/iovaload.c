@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iovaload: a deterministic IOVA load generator for dmascope's tests.
+ *
+ * It drives the exported IOVA API (init_iova_domain, alloc_iova_fast,
+ * free_iova_fast, put_iova_domain, as VDUSE does) on a private
+ * iova_domain, from the CPUs a test names, so that the outcome of every
+ * cache operation can be predicted exactly.  It also maps through a
+ * device's DMA domain with dma_map_single() when asked.
+ *
+ * Control: write one command per write() to
+ * /sys/kernel/debug/iovaload/control; the write returns when the command
+ * is done (or fails with -EINVAL, -ENODEV, -EBUSY, -ENOMEM).  Read what
+ * was done from /sys/kernel/debug/iovaload/status.  Commands:
+ *
+ *   create [granule=B] [start_pfn=P]   a new domain (one at a time)
+ *   destroy                            put_iova_domain() on it
+ *   alloc cpu=K n=N [size=S|order=O] [limit=32|64] [flush=0|1]
+ *                                      allocate N IOVAs of S pages on
+ *                                      CPU K and hold them
+ *   free cpu=K [n=N] [how=fifo|lifo|alternate]
+ *                                      free held IOVAs on CPU K: oldest
+ *                                      first, newest first, or every
+ *                                      other one (the rest stay held)
+ *   rotate n=N [size=S|order=O] [rounds=R]
+ *                                      on each online CPU in turn:
+ *                                      allocate N, free them (seed 003)
+ *   concurrent n=N [size=S|order=O] [rounds=R]
+ *                                      the same on all CPUs at once
+ *   mixed cpu=K n=N                    N IOVAs of each of a set of sizes,
+ *                                      some above the cached range, then
+ *                                      free them
+ *   fill cpu=K [size=S] [limit=32] [max=M]
+ *                                      allocate with flush=1 until an
+ *                                      allocation fails (or M succeeded)
+ *   map dev=NAME cpu=K n=N [bytes=B]   dma_map_single() N buffers on the
+ *                                      device, then unmap them
+ *   reset                              zero the counters
+ */
+#include <linux/cpu.h>
+#include <linux/debugfs.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/iova.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+#define CMD_MAX 256
+#define MAX_ARGS 8
+
+struct held_iova {
+	unsigned long pfn;
+	unsigned long size;
+};
+
+/* IOVAs allocated and not yet freed, oldest first */
+struct held_list {
+	struct held_iova *v;
+	unsigned long n, cap;
+};
+
+struct counters {
+	atomic64_t allocs;		/* alloc_iova_fast() calls */
+	atomic64_t alloc_failures;	/* ... that returned 0 */
+	atomic64_t frees;		/* free_iova_fast() calls */
+	atomic64_t maps;		/* dma_map_single() calls that worked */
+	atomic64_t map_failures;
+	atomic64_t unmaps;
+};
+
+static DEFINE_MUTEX(lock);	/* one command at a time */
+static struct iova_domain *iovad;
+static unsigned long granule_shift;
+static struct held_list held;
+static struct counters count;
+static int last_error;
+static char last_command[CMD_MAX];
+static struct dentry *dir;
+
+/* ---- command arguments ---- */
+
+struct args {
+	int n;
+	char *key[MAX_ARGS];
+	char *val[MAX_ARGS];
+};
+
+static int parse_command_args(char *line, struct args *a)
+{
+	char *tok;
+
+	a->n = 0;
+	while ((tok = strsep(&line, " \t\n")) != NULL) {
+		char *eq;
+
+		if (!*tok)
+			continue;
+		if (a->n == MAX_ARGS)
+			return -EINVAL;
+		eq = strchr(tok, '=');
+		if (!eq)
+			return -EINVAL;
+		*eq = '\0';
+		a->key[a->n] = tok;
+		a->val[a->n] = eq + 1;
+		a->n++;
+	}
+	return 0;
+}
+
+static const char *arg_str(struct args *a, const char *key)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		if (!strcmp(a->key[i], key))
+			return a->val[i];
+	return NULL;
+}
+
+/* Unknown keys are errors, so that a typo cannot pass unnoticed */
+static int check_keys(struct args *a, const char *const *allowed)
+{
+	int i, j;
+
+	for (i = 0; i < a->n; i++) {
+		for (j = 0; allowed[j]; j++)
+			if (!strcmp(a->key[i], allowed[j]))
+				break;
+		if (!allowed[j])
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int arg_ulong(struct args *a, const char *key, unsigned long def,
+		     unsigned long *out)
+{
+	const char *s = arg_str(a, key);
+
+	if (!s) {
+		*out = def;
+		return 0;
+	}
+	return kstrtoul(s, 0, out);
+}
+
+static int arg_cpu(struct args *a, unsigned int *cpu)
+{
+	unsigned long v;
+	int ret = arg_ulong(a, "cpu", ULONG_MAX, &v);
+
+	if (ret)
+		return ret;
+	if (v >= nr_cpu_ids || !cpu_online(v))
+		return -EINVAL;
+	*cpu = v;
+	return 0;
+}
+
+/* size=S pages, or order=O for 2^O pages; 1 page by default */
+static int arg_size(struct args *a, unsigned long *size)
+{
+	unsigned long order;
+	int ret;
+
+	if (arg_str(a, "order")) {
+		ret = arg_ulong(a, "order", 0, &order);
+		if (ret || order > 20)
+			return -EINVAL;
+		*size = 1UL << order;
+		return 0;
+	}
+	ret = arg_ulong(a, "size", 1, size);
+	if (ret || !*size || *size > (1UL << 20))
+		return -EINVAL;
+	return 0;
+}
+
+static int arg_limit(struct args *a, unsigned long *limit_pfn)
+{
+	unsigned long bits;
+	int ret = arg_ulong(a, "limit", 64, &bits);
+
+	if (ret || (bits != 32 && bits != 64))
+		return -EINVAL;
+	/* a 48-bit device for "64": the IOMMU's address width */
+	*limit_pfn = (bits == 32 ? DMA_BIT_MASK(32) : DMA_BIT_MASK(48)) >>
+		     granule_shift;
+	return 0;
+}
+
+/* ---- held IOVAs ---- */
+
+static int held_reserve(struct held_list *h, unsigned long more)
+{
+	struct held_iova *v;
+	unsigned long cap = h->cap ? h->cap : 1024;
+
+	while (cap < h->n + more)
+		cap *= 2;
+	if (cap == h->cap)
+		return 0;
+	v = kvmalloc_array(cap, sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	if (h->n)
+		memcpy(v, h->v, h->n * sizeof(*v));
+	kvfree(h->v);
+	h->v = v;
+	h->cap = cap;
+	return 0;
+}
+
+static void held_clear(struct held_list *h)
+{
+	kvfree(h->v);
+	h->v = NULL;
+	h->n = h->cap = 0;
+}
+
+/* ---- work run on one CPU ---- */
+
+struct cpu_job {
+	struct held_list *held;
+	unsigned long n, size, limit_pfn;
+	bool flush;
+	int how;		/* for free: HOW_* */
+	bool until_failure;	/* for fill */
+};
+
+enum { HOW_FIFO, HOW_LIFO, HOW_ALTERNATE };
+
+static long do_alloc(void *arg)
+{
+	struct cpu_job *job = arg;
+	unsigned long i, pfn;
+
+	for (i = 0; i < job->n; i++) {
+		pfn = alloc_iova_fast(iovad, job->size, job->limit_pfn,
+				      job->flush);
+		atomic64_inc(&count.allocs);
+		if (!pfn) {
+			atomic64_inc(&count.alloc_failures);
+			if (job->until_failure)
+				return 0;
+			continue;
+		}
+		job->held->v[job->held->n].pfn = pfn;
+		job->held->v[job->held->n].size = job->size;
+		job->held->n++;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void free_one(struct held_iova *h)
+{
+	free_iova_fast(iovad, h->pfn, h->size);
+	atomic64_inc(&count.frees);
+}
+
+static long do_free(void *arg)
+{
+	struct cpu_job *job = arg;
+	struct held_list *h = job->held;
+	unsigned long i, kept = 0, n = min(job->n, h->n);
+
+	switch (job->how) {
+	case HOW_FIFO:
+		for (i = 0; i < n; i++)
+			free_one(&h->v[i]);
+		memmove(h->v, h->v + n, (h->n - n) * sizeof(*h->v));
+		h->n -= n;
+		break;
+	case HOW_LIFO:
+		for (i = 0; i < n; i++)
+			free_one(&h->v[h->n - 1 - i]);
+		h->n -= n;
+		break;
+	case HOW_ALTERNATE:
+		/* free entries 0, 2, 4, ... of the first 2n; keep the others */
+		for (i = 0; i < h->n; i++) {
+			if (!(i & 1) && i / 2 < job->n)
+				free_one(&h->v[i]);
+			else
+				h->v[kept++] = h->v[i];
+		}
+		h->n = kept;
+		break;
+	}
+	cond_resched();
+	return 0;
+}
+
+static long do_alloc_free(void *arg)
+{
+	struct cpu_job *job = arg;
+
+	do_alloc(job);
+	job->n = job->held->n;
+	job->how = HOW_FIFO;
+	return do_free(job);
+}
+
+static int run_on(unsigned int cpu, long (*fn)(void *), void *arg)
+{
+	int ret;
+
+	cpus_read_lock();
+	ret = cpu_online(cpu) ? 0 : -EINVAL;
+	if (!ret)
+		ret = work_on_cpu(cpu, fn, arg);
+	cpus_read_unlock();
+	return ret;
+}
+
+/* ---- commands ---- */
+
+static int cmd_create(struct args *a)
+{
+	static const char *const keys[] = { "granule", "start_pfn", NULL };
+	unsigned long granule, start_pfn;
+	int ret;
+
+	if (check_keys(a, keys) || arg_ulong(a, "granule", PAGE_SIZE, &granule) ||
+	    arg_ulong(a, "start_pfn", 1, &start_pfn) ||
+	    granule > PAGE_SIZE || !is_power_of_2(granule))
+		return -EINVAL;
+	if (iovad)
+		return -EBUSY;
+	iovad = kzalloc(sizeof(*iovad), GFP_KERNEL);
+	if (!iovad)
+		return -ENOMEM;
+	ret = iova_cache_get();
+	if (ret)
+		goto err_free;
+	init_iova_domain(iovad, granule, start_pfn);
+	ret = iova_domain_init_rcaches(iovad);
+	if (ret)
+		goto err_put;
+	granule_shift = __ffs(granule);
+	return 0;
+
+err_put:
+	put_iova_domain(iovad);
+	iova_cache_put();
+err_free:
+	kfree(iovad);
+	iovad = NULL;
+	return ret;
+}
+
+static int cmd_destroy(struct args *a)
+{
+	if (a->n)
+		return -EINVAL;
+	if (!iovad)
+		return -ENODEV;
+	put_iova_domain(iovad);
+	iova_cache_put();
+	kfree(iovad);
+	iovad = NULL;
+	held_clear(&held);
+	return 0;
+}
+
+static int cmd_alloc(struct args *a)
+{
+	static const char *const keys[] = { "cpu", "n", "size", "order",
+					    "limit", "flush", NULL };
+	struct cpu_job job = { .held = &held };
+	unsigned long flush;
+	unsigned int cpu;
+	int ret;
+
+	if (!iovad)
+		return -ENODEV;
+	if (check_keys(a, keys) || arg_cpu(a, &cpu) ||
+	    arg_ulong(a, "n", 0, &job.n) || arg_size(a, &job.size) ||
+	    arg_limit(a, &job.limit_pfn) || arg_ulong(a, "flush", 0, &flush) ||
+	    flush > 1)
+		return -EINVAL;
+	job.flush = flush;
+	ret = held_reserve(&held, job.n);
+	if (ret)
+		return ret;
+	return run_on(cpu, do_alloc, &job);
+}
+
+static int cmd_free(struct args *a)
+{
+	static const char *const keys[] = { "cpu", "n", "how", NULL };
+	struct cpu_job job = { .held = &held };
+	const char *how = arg_str(a, "how");
+	unsigned int cpu;
+
+	if (!iovad)
+		return -ENODEV;
+	if (check_keys(a, keys) || arg_cpu(a, &cpu) ||
+	    arg_ulong(a, "n", ULONG_MAX, &job.n))
+		return -EINVAL;
+	if (!how || !strcmp(how, "fifo"))
+		job.how = HOW_FIFO;
+	else if (!strcmp(how, "lifo"))
+		job.how = HOW_LIFO;
+	else if (!strcmp(how, "alternate"))
+		job.how = HOW_ALTERNATE;
+	else
+		return -EINVAL;
+	return run_on(cpu, do_free, &job);
+}
+
+static int parse_round_args(struct args *a, struct cpu_job *job,
+			    unsigned long *rounds)
+{
+	static const char *const keys[] = { "n", "size", "order", "rounds",
+					    NULL };
+
+	if (check_keys(a, keys) || arg_ulong(a, "n", 0, &job->n) ||
+	    arg_size(a, &job->size) || arg_ulong(a, "rounds", 1, rounds))
+		return -EINVAL;
+	job->limit_pfn = DMA_BIT_MASK(48) >> granule_shift;
+	return 0;
+}
+
+/* Seed 003: the same process, moved from CPU to CPU */
+static int cmd_rotate(struct args *a)
+{
+	struct held_list local = {};
+	struct cpu_job job = { .held = &local };
+	unsigned long rounds, r, n;
+	unsigned int cpu;
+	int ret;
+
+	if (!iovad)
+		return -ENODEV;
+	if (parse_round_args(a, &job, &rounds))
+		return -EINVAL;
+	n = job.n;
+	ret = held_reserve(&local, n);
+	for (r = 0; !ret && r < rounds; r++) {
+		for_each_online_cpu(cpu) {
+			job.n = n;
+			ret = run_on(cpu, do_alloc_free, &job);
+			if (ret)
+				break;
+		}
+	}
+	held_clear(&local);
+	return ret;
+}
+
+struct concurrent_job {
+	struct work_struct work;
+	struct cpu_job job;
+	struct held_list held;
+	unsigned long rounds;
+};
+
+static void concurrent_work(struct work_struct *work)
+{
+	struct concurrent_job *c = container_of(work, struct concurrent_job,
+						work);
+	unsigned long r, n = c->job.n;
+
+	for (r = 0; r < c->rounds; r++) {
+		c->job.n = n;
+		do_alloc_free(&c->job);
+	}
+}
+
+static int cmd_concurrent(struct args *a)
+{
+	struct concurrent_job *jobs;
+	struct cpu_job job;
+	unsigned long rounds;
+	unsigned int cpu;
+	int ret = 0;
+
+	if (!iovad)
+		return -ENODEV;
+	if (parse_round_args(a, &job, &rounds))
+		return -EINVAL;
+	jobs = kcalloc(nr_cpu_ids, sizeof(*jobs), GFP_KERNEL);
+	if (!jobs)
+		return -ENOMEM;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		jobs[cpu].job = job;
+		jobs[cpu].job.held = &jobs[cpu].held;
+		jobs[cpu].rounds = rounds;
+		ret = held_reserve(&jobs[cpu].held, job.n);
+		if (ret)
+			goto out;
+	}
+	for_each_online_cpu(cpu) {
+		INIT_WORK(&jobs[cpu].work, concurrent_work);
+		queue_work_on(cpu, system_highpri_wq, &jobs[cpu].work);
+	}
+	for_each_online_cpu(cpu)
+		flush_work(&jobs[cpu].work);
+out:
+	cpus_read_unlock();
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
+		held_clear(&jobs[cpu].held);
+	kfree(jobs);
+	return ret;
+}
+
+/* Cached sizes, a non-power-of-two, and sizes above the cached range */
+static const unsigned long mixed_sizes[] = { 1, 2, 3, 4, 8, 16, 32, 33, 64, 256 };
+
+static int cmd_mixed(struct args *a)
+{
+	static const char *const keys[] = { "cpu", "n", NULL };
+	struct cpu_job job = { .held = &held };
+	unsigned long n;
+	unsigned int cpu;
+	int i, ret;
+
+	if (!iovad)
+		return -ENODEV;
+	if (check_keys(a, keys) || arg_cpu(a, &cpu) || arg_ulong(a, "n", 0, &n))
+		return -EINVAL;
+	ret = held_reserve(&held, n * ARRAY_SIZE(mixed_sizes));
+	if (ret)
+		return ret;
+	job.limit_pfn = DMA_BIT_MASK(48) >> granule_shift;
+	for (i = 0; i < ARRAY_SIZE(mixed_sizes); i++) {
+		job.n = n;
+		job.size = mixed_sizes[i];
+		ret = run_on(cpu, do_alloc, &job);
+		if (ret)
+			return ret;
+	}
+	job.n = ULONG_MAX;
+	job.how = HOW_FIFO;
+	return run_on(cpu, do_free, &job);
+}
+
+static int cmd_fill(struct args *a)
+{
+	static const char *const keys[] = { "cpu", "size", "order", "limit",
+					    "max", NULL };
+	struct cpu_job job = { .held = &held, .flush = true,
+			       .until_failure = true };
+	unsigned int cpu;
+	int ret;
+
+	if (!iovad)
+		return -ENODEV;
+	if (check_keys(a, keys) || arg_cpu(a, &cpu) || arg_size(a, &job.size) ||
+	    arg_limit(a, &job.limit_pfn) || arg_ulong(a, "max", 1UL << 20, &job.n))
+		return -EINVAL;
+	ret = held_reserve(&held, job.n);
+	if (ret)
+		return ret;
+	return run_on(cpu, do_alloc, &job);
+}
+
+struct map_job {
+	struct device *dev;
+	unsigned long n, bytes;
+};
+
+static long do_map(void *arg)
+{
+	struct map_job *m = arg;
+	dma_addr_t *addr;
+	void *buf;
+	unsigned long i, mapped = 0;
+
+	buf = kzalloc(m->bytes, GFP_KERNEL);
+	addr = kvmalloc_array(m->n, sizeof(*addr), GFP_KERNEL);
+	if (!buf || !addr) {
+		kfree(buf);
+		kvfree(addr);
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->n; i++) {
+		addr[mapped] = dma_map_single(m->dev, buf, m->bytes,
+					      DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(m->dev, addr[mapped])) {
+			atomic64_inc(&count.map_failures);
+			continue;
+		}
+		atomic64_inc(&count.maps);
+		mapped++;
+	}
+	for (i = 0; i < mapped; i++) {
+		dma_unmap_single(m->dev, addr[i], m->bytes, DMA_BIDIRECTIONAL);
+		atomic64_inc(&count.unmaps);
+	}
+	kvfree(addr);
+	kfree(buf);
+	return 0;
+}
+
+static int cmd_map(struct args *a)
+{
+	static const char *const keys[] = { "dev", "cpu", "n", "bytes", NULL };
+	const char *name = arg_str(a, "dev");
+	struct map_job m;
+	unsigned int cpu;
+	int ret;
+
+	if (check_keys(a, keys) || !name || arg_cpu(a, &cpu) ||
+	    arg_ulong(a, "n", 0, &m.n) || arg_ulong(a, "bytes", PAGE_SIZE, &m.bytes) ||
+	    !m.bytes || m.bytes > (4UL << 20))
+		return -EINVAL;
+	m.dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+	if (!m.dev)
+		return -ENODEV;
+	ret = run_on(cpu, do_map, &m);
+	put_device(m.dev);
+	return ret;
+}
+
+static int cmd_reset(struct args *a)
+{
+	if (a->n)
+		return -EINVAL;
+	memset(&count, 0, sizeof(count));
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct args *a);
+} commands[] = {
+	{ "create", cmd_create },	{ "destroy", cmd_destroy },
+	{ "alloc", cmd_alloc },		{ "free", cmd_free },
+	{ "rotate", cmd_rotate },	{ "concurrent", cmd_concurrent },
+	{ "mixed", cmd_mixed },		{ "fill", cmd_fill },
+	{ "map", cmd_map },		{ "reset", cmd_reset },
+};
+
+static int run_command(char *line)
+{
+	char *name = strsep(&line, " \t\n");
+	struct args a;
+	int i;
+
+	if (parse_command_args(line ? line : "", &a))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return commands[i].fn(&a);
+	return -EINVAL;
+}
+
+static ssize_t control_write(struct file *file, const char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	char buf[CMD_MAX];
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+
+	mutex_lock(&lock);
+	strscpy(last_command, strim(buf), sizeof(last_command));
+	ret = run_command(buf);
+	last_error = ret;
+	mutex_unlock(&lock);
+	return ret ? ret : len;
+}
+
+static const struct file_operations control_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = control_write,
+	.llseek = noop_llseek,
+};
+
+static int status_show(struct seq_file *m, void *unused)
+{
+	mutex_lock(&lock);
+	seq_printf(m, "domain 0x%lx\n", (unsigned long)iovad);
+	seq_printf(m, "granule %lu\n", iovad ? iovad->granule : 0);
+	seq_printf(m, "held %lu\n", held.n);
+	seq_printf(m, "allocs %lld\n", atomic64_read(&count.allocs));
+	seq_printf(m, "alloc_failures %lld\n", atomic64_read(&count.alloc_failures));
+	seq_printf(m, "frees %lld\n", atomic64_read(&count.frees));
+	seq_printf(m, "maps %lld\n", atomic64_read(&count.maps));
+	seq_printf(m, "map_failures %lld\n", atomic64_read(&count.map_failures));
+	seq_printf(m, "unmaps %lld\n", atomic64_read(&count.unmaps));
+	seq_printf(m, "last_command %s\n", last_command);
+	seq_printf(m, "last_error %d\n", last_error);
+	mutex_unlock(&lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(status);
+
+static int __init iovaload_init(void)
+{
+	dir = debugfs_create_dir("iovaload", NULL);
+	debugfs_create_file("control", 0200, dir, NULL, &control_fops);
+	debugfs_create_file("status", 0444, dir, NULL, &status_fops);
+	return 0;
+}
+
+static void __exit iovaload_exit(void)
+{
+	struct args none = {};
+
+	debugfs_remove_recursive(dir);
+	mutex_lock(&lock);
+	if (iovad)
+		cmd_destroy(&none);
+	mutex_unlock(&lock);
+}
+
+module_init(iovaload_init);
+module_exit(iovaload_exit);
+MODULE_DESCRIPTION("Deterministic IOVA load generator for dmascope tests");
+MODULE_LICENSE("GPL");

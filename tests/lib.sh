@@ -1,0 +1,45 @@
+# Test helpers shared by host-side and guest-side test scripts (sourced).
+# shellcheck shell=bash
+#
+# A test reports one line on stdout: "PASS name", "FAIL name: why" or
+# "SKIP name: why".  tests/check counts those lines.
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP_DIR=$(cd "$TESTS_DIR/.." && pwd)
+
+pass() { echo "PASS $1"; }
+fail() {
+	local name=$1
+	shift
+	echo "FAIL $name: $*"
+}
+skip() {
+	local name=$1
+	shift
+	echo "SKIP $name: $*"
+}
+
+# check NAME WHY COMMAND...: PASS when COMMAND succeeds, else FAIL with WHY.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+# expect_eq NAME WANT GOT [what]
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "${4:-value}: expected '$2', got '$3'"
+	fi
+}
+
+# expect_range NAME LOW HIGH GOT [what]: LOW <= GOT <= HIGH (integers)
+expect_range() {
+	if [[ $4 =~ ^-?[0-9]+$ ]] && (($2 <= $4 && $4 <= $3)); then
+		pass "$1"
+	else
+		fail "$1" "${5:-value}: expected $2..$3, got '$4'"
+	fi
+}
