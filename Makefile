@@ -16,7 +16,41 @@ export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASC
 
 .PHONY: all deps kernel module lab check demo bench clean
 
-all:
+OUTPUT := .output
+TOOLS := iovatop
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH_INCLUDE := /usr/include/$(shell $(CC) -dumpmachine)
+# Truncating names to their columns and buffers is intended.
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -I$(OUTPUT) -Ibpf -Itools/lib
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INCLUDE) -Ibpf
+LDLIBS := -lbpf -lelf -lz -lm
+LIB_SRCS := $(wildcard tools/lib/*.c)
+LIB_OBJS := $(patsubst tools/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+
+all: $(addprefix $(OUTPUT)/,$(TOOLS))
+
+$(OUTPUT) $(OUTPUT)/lib:
+	@mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/kernel_types.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/lib/%.o: tools/lib/%.c tools/lib/*.h | $(OUTPUT)/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libdmascope.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(OUTPUT)/%.o: tools/%.c $(OUTPUT)/%.skel.h bpf/%.h tools/lib/dmascope.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libdmascope.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 deps:
 	@tests/lab/deps

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iovatop's kernel side: count what the IOVA allocator does, per domain
+ * and size class, and read the exact state of its caches on demand.
+ *
+ * Two sets of event programs; user space loads one of them:
+ *   tp_*      the iova:* trace events of the dmascope kernel patches
+ *   fentry_*  fentry/fexit on the exported IOVA functions (any 6.1 with BTF)
+ * plus lock contention (lock:contention_begin/end) and "snapshot", a
+ * BPF_PROG_TYPE_SYSCALL program run at each interval that finds the
+ * IOMMU groups' DMA domains and reads every known domain's caches.
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "iovatop.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before loading */
+const volatile __u64 per_cpu_offset_addr;	/* &__per_cpu_offset[0] */
+const volatile __u64 group_kset_addr;	/* &iommu_group_kset */
+const volatile __u32 nr_cpus = 1;		/* possible CPUs, <= IOVATOP_MAX_CPUS */
+const volatile __u32 tree_walk_limit = 1 << 20;
+
+#define E2BIG 7
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOVATOP_MAX_DOMAINS);
+	__type(key, u64);
+	__type(value, struct domain_info);
+} domains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, IOVATOP_MAX_DOMAINS * (IOVATOP_ORDER_DOMAIN + 1));
+	__type(key, struct stats_key);
+	__type(value, struct iova_counters);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOVATOP_MAX_DOMAINS);
+	__type(key, u64);
+	__type(value, struct cache_state);
+} caches SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, struct lock_owner);
+} lock_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, IOVATOP_MAX_DOMAINS * LOCK_KINDS);
+	__type(key, struct lock_key);
+	__type(value, struct lock_stats);
+} lock_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOST_KINDS);
+	__type(key, u32);
+	__type(value, u64);
+} lost SEC(".maps");
+
+/* A contended IOVA lock being waited for on this CPU (spinlocks do not sleep) */
+struct lock_wait {
+	u64 lock;
+	u64 start_ns;
+	u32 depth;	/* nested contention (an interrupt) is not paired */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct lock_wait);
+} lock_wait SEC(".maps");
+
+/* fentry mode: what an alloc_iova_fast()/free_iova_fast() call did so far */
+struct fast_call {
+	u64 iovad;
+	u64 start_ns;
+	u64 size;
+	u32 order;
+	u32 tree_calls;
+	bool depot_full;	/* a free that emptied a magazine into the tree */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct fast_call);
+} alloc_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct fast_call);
+} free_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct fast_call);
+} release_calls SEC(".maps");
+
+static struct iova_counters zero_counters;
+static struct cache_state zero_cache;
+
+static void count_lost(u32 kind)
+{
+	u64 *n = bpf_map_lookup_elem(&lost, &kind);
+
+	if (n)
+		(*n)++;
+}
+
+static u32 order_of(u64 size)
+{
+	u32 order = 0;
+
+	/* order_base_2(), bounded: sizes of 2^6 pages and more are "large" */
+	while (order < IOVATOP_ORDER_LARGE && (1ULL << order) < size)
+		order++;
+	return order;
+}
+
+/* Note a domain the first time one of its events is seen. */
+static void see_domain(u64 iovad)
+{
+	struct domain_info info = { .iovad = iovad, .group = -1 };
+
+	if (bpf_map_lookup_elem(&domains, &iovad))
+		return;
+	info.first_seen_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&domains, &iovad, &info, BPF_NOEXIST) == -E2BIG)
+		count_lost(LOST_DOMAINS_FULL);
+}
+
+static struct iova_counters *counters(u64 iovad, u32 order)
+{
+	struct stats_key key = { .iovad = iovad, .order = order };
+	struct iova_counters *c;
+
+	c = bpf_map_lookup_elem(&stats, &key);
+	if (c)
+		return c;
+	see_domain(iovad);
+	bpf_map_update_elem(&stats, &key, &zero_counters, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&stats, &key);
+	if (!c)
+		count_lost(LOST_STATS_FULL);
+	return c;
+}
+
+/* ---- the running kernel's enum values, via CO-RE ---- */
+
+static int alloc_result(int v)
+{
+	if (v == bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_LOADED))
+		return ALLOC_LOADED;
+	if (v == bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_PREV))
+		return ALLOC_PREV;
+	if (v == bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_DEPOT))
+		return ALLOC_DEPOT;
+	if (v == bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_MISS))
+		return ALLOC_MISS;
+	return ALLOC_BYPASS;
+}
+
+static int free_result(int v)
+{
+	if (v == bpf_core_enum_value(enum iova_free_result, IOVA_FREE_LOADED))
+		return FREE_LOADED;
+	if (v == bpf_core_enum_value(enum iova_free_result, IOVA_FREE_PREV))
+		return FREE_PREV;
+	if (v == bpf_core_enum_value(enum iova_free_result, IOVA_FREE_NEW_MAG))
+		return FREE_NEW_MAG;
+	if (bpf_core_enum_value_exists(enum iova_free_result, IOVA_FREE_DEPOT_FULL) &&
+	    v == bpf_core_enum_value(enum iova_free_result, IOVA_FREE_DEPOT_FULL))
+		return FREE_DEPOT_FULL;
+	if (v == bpf_core_enum_value(enum iova_free_result, IOVA_FREE_NO_MAG))
+		return FREE_NO_MAG;
+	return FREE_BYPASS;
+}
+
+static int reclaim_reason(int v)
+{
+	if (bpf_core_enum_value_exists(enum iova_reclaim_reason, IOVA_RECLAIM_DEPOT_FULL) &&
+	    v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_DEPOT_FULL))
+		return RECLAIM_DEPOT_FULL;
+	if (bpf_core_enum_value_exists(enum iova_reclaim_reason, IOVA_RECLAIM_DEPOT_TRIM) &&
+	    v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_DEPOT_TRIM))
+		return RECLAIM_DEPOT_TRIM;
+	if (v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_ALLOC_RETRY))
+		return RECLAIM_ALLOC_RETRY;
+	if (v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_CPU_DEAD))
+		return RECLAIM_CPU_DEAD;
+	if (bpf_core_enum_value_exists(enum iova_reclaim_reason, IOVA_RECLAIM_IDLE) &&
+	    v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_IDLE))
+		return RECLAIM_IDLE;
+	if (v == bpf_core_enum_value(enum iova_reclaim_reason, IOVA_RECLAIM_TEARDOWN))
+		return RECLAIM_TEARDOWN;
+	return RECLAIM_UNKNOWN;
+}
+
+/* Depth of a node just inserted: parent pointers up to the root. */
+static u32 node_depth(struct rb_node *node)
+{
+	unsigned long parent;
+	u32 depth;
+
+	for (depth = 0; depth < IOVATOP_MAX_DEPTH; depth++) {
+		parent = BPF_CORE_READ(node, __rb_parent_color) & ~3UL;
+		if (!parent)
+			break;
+		node = (struct rb_node *)parent;
+	}
+	return depth;
+}
+
+static __always_inline void count_tree_alloc(u64 iovad, u64 size, struct iova *new,
+			     u64 visited, bool retried, bool walk_known)
+{
+	struct iova_counters *c = counters(iovad, order_of(size));
+	u32 depth;
+
+	if (!c)
+		return;
+	if (!new) {
+		c->tree_alloc_fail++;
+		return;
+	}
+	c->tree_alloc++;
+	c->tree_retry += retried;
+	if (walk_known) {
+		c->walk_sum += visited;
+		if (visited > c->walk_max)
+			c->walk_max = visited;
+	}
+	depth = node_depth(&new->node);
+	c->depth_sum += depth;
+	c->depth_count++;
+	if (depth > c->depth_max)
+		c->depth_max = depth;
+}
+
+static void mark_destroyed(u64 iovad)
+{
+	struct domain_info *info = bpf_map_lookup_elem(&domains, &iovad);
+
+	if (info)
+		info->destroyed_ns = bpf_ktime_get_ns();
+}
+
+/* ---- the iova:* trace events (dmascope patches) ---- */
+
+SEC("tp_btf/iova_domain_init")
+int BPF_PROG(tp_domain_init, struct iova_domain *iovad, unsigned long caller)
+{
+	struct domain_info info = { .iovad = (u64)iovad, .group = -1 };
+
+	info.owner_ip = caller;
+	info.first_seen_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&domains, &info.iovad, &info, BPF_ANY))
+		count_lost(LOST_DOMAINS_FULL);
+	return 0;
+}
+
+SEC("tp_btf/iova_domain_device")
+int BPF_PROG(tp_domain_device, struct iova_domain *iovad, struct device *dev)
+{
+	u64 key = (u64)iovad;
+	struct domain_info *info;
+
+	see_domain(key);
+	info = bpf_map_lookup_elem(&domains, &key);
+	if (!info)
+		return 0;
+	info->kind = DOMAIN_IOMMU_DMA;
+	if (bpf_probe_read_kernel_str(info->device, sizeof(info->device),
+				      BPF_CORE_READ(dev, kobj.name)) < 0)
+		count_lost(LOST_READS);
+	return 0;
+}
+
+SEC("tp_btf/iova_domain_destroy")
+int BPF_PROG(tp_domain_destroy, struct iova_domain *iovad)
+{
+	mark_destroyed((u64)iovad);
+	return 0;
+}
+
+SEC("tp_btf/iova_rcache_alloc")
+int BPF_PROG(tp_rcache_alloc, struct iova_domain *iovad, unsigned long size, int result)
+{
+	struct iova_counters *c = counters((u64)iovad, order_of(size));
+	int r = alloc_result(result);
+
+	if (c && r >= 0 && r < ALLOC_RESULTS)
+		c->alloc[r]++;
+	return 0;
+}
+
+SEC("tp_btf/iova_rcache_free")
+int BPF_PROG(tp_rcache_free, struct iova_domain *iovad, unsigned long size, int result)
+{
+	struct iova_counters *c = counters((u64)iovad, order_of(size));
+	int r = free_result(result);
+
+	if (c && r >= 0 && r < FREE_RESULTS)
+		c->free[r]++;
+	return 0;
+}
+
+SEC("tp_btf/iova_depot_push")
+int BPF_PROG(tp_depot_push, struct iova_domain *iovad, unsigned int order,
+	     unsigned long depot_size)
+{
+	struct iova_counters *c = counters((u64)iovad, order < IOVATOP_ORDERS ? order : 0);
+
+	if (c)
+		c->depot_push++;
+	return 0;
+}
+
+SEC("tp_btf/iova_depot_pop")
+int BPF_PROG(tp_depot_pop, struct iova_domain *iovad, unsigned int order,
+	     unsigned long depot_size)
+{
+	struct iova_counters *c = counters((u64)iovad, order < IOVATOP_ORDERS ? order : 0);
+
+	if (c)
+		c->depot_pop++;
+	return 0;
+}
+
+SEC("tp_btf/iova_magazine_release")
+int BPF_PROG(tp_magazine_release, struct iova_domain *iovad, unsigned int order,
+	     unsigned long count, u64 lock_ns, int reason)
+{
+	struct iova_counters *c = counters((u64)iovad, order < IOVATOP_ORDERS ? order : 0);
+	int r = reclaim_reason(reason);
+
+	if (!c || r < 0 || r >= RECLAIM_REASONS)
+		return 0;
+	c->release[r]++;
+	c->released[r] += count;
+	c->release_ns += lock_ns;
+	return 0;
+}
+
+SEC("tp_btf/iova_cache_flush")
+int BPF_PROG(tp_cache_flush, struct iova_domain *iovad, int cpu, unsigned long count,
+	     int reason)
+{
+	struct iova_counters *c = counters((u64)iovad, IOVATOP_ORDER_DOMAIN);
+	int r = reclaim_reason(reason);
+
+	if (!c || r < 0 || r >= RECLAIM_REASONS)
+		return 0;
+	c->flush[r]++;
+	c->flushed[r] += count;
+	return 0;
+}
+
+SEC("tp_btf/iova_tree_alloc")
+int BPF_PROG(tp_tree_alloc, struct iova_domain *iovad, struct iova *new,
+	     unsigned long size, unsigned long limit_pfn, unsigned long visited,
+	     bool retried)
+{
+	count_tree_alloc((u64)iovad, size, new, visited, retried, true);
+	return 0;
+}
+
+SEC("tp_btf/iova_tree_free")
+int BPF_PROG(tp_tree_free, struct iova_domain *iovad, struct iova *iova)
+{
+	u64 size = BPF_CORE_READ(iova, pfn_hi) - BPF_CORE_READ(iova, pfn_lo) + 1;
+	struct iova_counters *c = counters((u64)iovad, order_of(size));
+
+	if (c)
+		c->tree_free++;
+	return 0;
+}
+
+/* ---- fentry fallback on the exported functions (any 6.1 with BTF) ---- */
+
+static u32 tid(void)
+{
+	return (u32)bpf_get_current_pid_tgid();
+}
+
+static void start_call(void *map, u64 iovad, u64 size)
+{
+	struct fast_call call = { .iovad = iovad, .size = size, .order = order_of(size) };
+	u32 key = tid();
+
+	call.start_ns = bpf_ktime_get_ns();
+	/* a call already in progress on this task: an interrupt nested */
+	if (bpf_map_update_elem(map, &key, &call, BPF_NOEXIST))
+		count_lost(LOST_NESTED);
+}
+
+SEC("fentry/init_iova_domain")
+int BPF_PROG(fentry_init_domain, struct iova_domain *iovad)
+{
+	see_domain((u64)iovad);
+	return 0;
+}
+
+SEC("fentry/put_iova_domain")
+int BPF_PROG(fentry_put_domain, struct iova_domain *iovad)
+{
+	mark_destroyed((u64)iovad);
+	return 0;
+}
+
+SEC("fentry/alloc_iova_fast")
+int BPF_PROG(fentry_alloc_fast, struct iova_domain *iovad, unsigned long size)
+{
+	/* alloc_iova_fast() rounds cached sizes up to a power of two */
+	start_call(&alloc_calls, (u64)iovad, size);
+	return 0;
+}
+
+/*
+ * No rbtree allocation inside the call: the caches served it.  One: a
+ * miss.  Two: the rbtree was full, the caches were flushed and it retried.
+ */
+SEC("fexit/alloc_iova_fast")
+int BPF_PROG(fexit_alloc_fast, struct iova_domain *iovad, unsigned long size,
+	     unsigned long limit_pfn, bool flush_rcache, unsigned long ret)
+{
+	u32 key = tid();
+	struct fast_call *call = bpf_map_lookup_elem(&alloc_calls, &key);
+	struct iova_counters *c, *d;
+
+	if (!call)
+		return 0;
+	c = counters(call->iovad, call->order);
+	if (c) {
+		if (call->order >= IOVATOP_ORDER_LARGE)
+			c->alloc[ALLOC_BYPASS]++;
+		else if (call->tree_calls == 0)
+			c->alloc[ret ? ALLOC_HIT : ALLOC_MISS]++;
+		else
+			c->alloc[ALLOC_MISS]++;
+	}
+	if (call->tree_calls > 1) {
+		d = counters(call->iovad, IOVATOP_ORDER_DOMAIN);
+		if (d)
+			d->flush[RECLAIM_ALLOC_RETRY]++;
+	}
+	bpf_map_delete_elem(&alloc_calls, &key);
+	return 0;
+}
+
+SEC("fexit/alloc_iova")
+int BPF_PROG(fexit_alloc_tree, struct iova_domain *iovad, unsigned long size,
+	     unsigned long limit_pfn, bool size_aligned, struct iova *ret)
+{
+	u32 key = tid();
+	struct fast_call *call = bpf_map_lookup_elem(&alloc_calls, &key);
+
+	if (call && call->iovad == (u64)iovad)
+		call->tree_calls++;
+	count_tree_alloc((u64)iovad, size, ret, 0, false, false);
+	return 0;
+}
+
+SEC("fentry/free_iova_fast")
+int BPF_PROG(fentry_free_fast, struct iova_domain *iovad, unsigned long pfn,
+	     unsigned long size)
+{
+	start_call(&free_calls, (u64)iovad, size);
+	return 0;
+}
+
+SEC("fexit/free_iova_fast")
+int BPF_PROG(fexit_free_fast)
+{
+	u32 key = tid();
+	struct fast_call *call = bpf_map_lookup_elem(&free_calls, &key);
+	struct iova_counters *c;
+
+	if (!call)
+		return 0;
+	c = counters(call->iovad, call->order);
+	if (c) {
+		if (call->order >= IOVATOP_ORDER_LARGE)
+			c->free[FREE_BYPASS]++;
+		else if (call->depot_full)
+			c->free[FREE_DEPOT_FULL]++;
+		else
+			c->free[call->tree_calls ? FREE_TREE : FREE_CACHED]++;
+	}
+	bpf_map_delete_elem(&free_calls, &key);
+	return 0;
+}
+
+/* One IOVA back to the rbtree: inside free_iova_fast() the cache was full */
+SEC("fentry/free_iova")
+int BPF_PROG(fentry_free_tree, struct iova_domain *iovad)
+{
+	u32 key = tid();
+	struct fast_call *call = bpf_map_lookup_elem(&free_calls, &key);
+	u32 order = IOVATOP_ORDER_DOMAIN;
+	struct iova_counters *c;
+
+	if (call && call->iovad == (u64)iovad) {
+		call->tree_calls++;
+		order = call->order;
+	}
+	c = counters((u64)iovad, order);
+	if (c)
+		c->tree_free++;
+	return 0;
+}
+
+SEC("fentry/__free_iova")
+int BPF_PROG(fentry_free_tree_iova, struct iova_domain *iovad, struct iova *iova)
+{
+	u64 size = BPF_CORE_READ(iova, pfn_hi) - BPF_CORE_READ(iova, pfn_lo) + 1;
+	struct iova_counters *c = counters((u64)iovad, order_of(size));
+
+	if (c)
+		c->tree_free++;
+	return 0;
+}
+
+/*
+ * A magazine emptied into the rbtree (a static function that survives in
+ * 6.1 builds).  Inside free_iova_fast() that is the full-depot cliff,
+ * inside alloc_iova_fast() the flush before a retry.
+ */
+SEC("fentry/iova_magazine_free_pfns")
+int BPF_PROG(fentry_release, struct iova_magazine *mag, struct iova_domain *iovad)
+{
+	u64 size = BPF_CORE_READ(mag, size);
+
+	if (size)
+		start_call(&release_calls, (u64)iovad, size);
+	return 0;
+}
+
+SEC("fexit/iova_magazine_free_pfns")
+int BPF_PROG(fexit_release, struct iova_magazine *mag, struct iova_domain *iovad)
+{
+	u32 key = tid();
+	struct fast_call *call = bpf_map_lookup_elem(&release_calls, &key);
+	struct fast_call *free_call;
+	struct iova_counters *c;
+	int r = RECLAIM_UNKNOWN;
+
+	if (!call)
+		return 0;
+	free_call = bpf_map_lookup_elem(&free_calls, &key);
+	if (free_call) {
+		r = RECLAIM_DEPOT_FULL;
+		free_call->depot_full = true;
+	} else if (bpf_map_lookup_elem(&alloc_calls, &key)) {
+		r = RECLAIM_ALLOC_RETRY;
+	}
+	c = counters(call->iovad, IOVATOP_ORDER_DOMAIN);
+	if (c) {
+		c->release[r]++;
+		c->released[r] += call->size;
+		c->release_ns += bpf_ktime_get_ns() - call->start_ns;
+		c->tree_free += call->size;
+	}
+	bpf_map_delete_elem(&release_calls, &key);
+	return 0;
+}
+
+/* ---- lock contention on the IOVA locks of known domains ---- */
+
+SEC("tp_btf/contention_begin")
+int BPF_PROG(contention_begin, void *lock, unsigned int flags)
+{
+	u64 addr = (u64)lock;
+	u32 zero = 0;
+	struct lock_wait *w;
+
+	if (!bpf_map_lookup_elem(&lock_owners, &addr))
+		return 0;
+	w = bpf_map_lookup_elem(&lock_wait, &zero);
+	if (!w)
+		return 0;
+	if (w->depth++) {
+		count_lost(LOST_NESTED);
+		return 0;
+	}
+	w->lock = addr;
+	w->start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/contention_end")
+int BPF_PROG(contention_end, void *lock, int ret)
+{
+	u64 addr = (u64)lock, delta;
+	u32 zero = 0;
+	struct lock_owner *owner;
+	struct lock_stats *s;
+	struct lock_key key = {};
+	struct lock_wait *w;
+
+	w = bpf_map_lookup_elem(&lock_wait, &zero);
+	if (!w || !w->depth)
+		return 0;
+	w->depth--;
+	if (w->depth || w->lock != addr)
+		return 0;
+	owner = bpf_map_lookup_elem(&lock_owners, &addr);
+	if (!owner)
+		return 0;
+	delta = bpf_ktime_get_ns() - w->start_ns;
+	key.iovad = owner->iovad;
+	key.kind = owner->kind;
+	s = bpf_map_lookup_elem(&lock_stats, &key);
+	if (!s) {
+		struct lock_stats zero_stats = {};
+
+		bpf_map_update_elem(&lock_stats, &key, &zero_stats, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&lock_stats, &key);
+		if (!s) {
+			count_lost(LOST_STATS_FULL);
+			return 0;
+		}
+	}
+	s->wait_ns += delta;
+	s->count++;
+	if (delta > s->max_ns)
+		s->max_ns = delta;
+	return 0;
+}
+
+/* ---- snapshot: run by user space at each interval ---- */
+
+#define container_of_core(ptr, type, member) \
+	((type *)((void *)(ptr) - bpf_core_field_offset(type, member)))
+
+static u64 read_u64(u64 addr)
+{
+	u64 v = 0;
+
+	if (bpf_probe_read_kernel(&v, sizeof(v), (void *)addr))
+		count_lost(LOST_READS);
+	return v;
+}
+
+/* The DMA domain of an IOMMU group, as an iova_domain, or 0 */
+static u64 group_iovad(struct iommu_group *group)
+{
+	struct iommu_domain *domain = BPF_CORE_READ(group, domain);
+	struct iommu_dma_cookie *cookie;
+
+	if (!domain)
+		domain = BPF_CORE_READ(group, default_domain);
+	if (!domain)
+		return 0;
+	cookie = BPF_CORE_READ(domain, iova_cookie);
+	if (!cookie || BPF_CORE_READ(cookie, type) !=
+		       bpf_core_enum_value(enum iommu_dma_cookie_type, IOMMU_DMA_IOVA_COOKIE))
+		return 0;
+	return (u64)cookie + bpf_core_field_offset(struct iommu_dma_cookie, iovad);
+}
+
+static void discover_groups(void)
+{
+	struct kset *kset;
+	struct list_head *head, *pos;
+	u32 i;
+
+	if (!group_kset_addr)
+		return;
+	kset = (struct kset *)read_u64(group_kset_addr);
+	if (!kset)
+		return;
+	head = (struct list_head *)((void *)kset + bpf_core_field_offset(struct kset, list));
+	pos = BPF_CORE_READ(head, next);
+	for (i = 0; i < IOVATOP_MAX_GROUPS && pos && pos != head; i++) {
+		struct kobject *kobj = container_of_core(pos, struct kobject, entry);
+		struct iommu_group *group = container_of_core(kobj, struct iommu_group, kobj);
+		u64 iovad = group_iovad(group);
+		struct domain_info *info;
+
+		pos = BPF_CORE_READ(pos, next);
+		if (!iovad)
+			continue;
+		see_domain(iovad);
+		info = bpf_map_lookup_elem(&domains, &iovad);
+		if (!info)
+			continue;
+		info->group = BPF_CORE_READ(group, id);
+		info->kind = DOMAIN_IOMMU_DMA;
+	}
+}
+
+static void own_lock(u64 addr, u64 iovad, u32 kind)
+{
+	struct lock_owner owner = { .iovad = iovad, .kind = kind };
+
+	if (bpf_map_lookup_elem(&lock_owners, &addr))
+		return;
+	if (bpf_map_update_elem(&lock_owners, &addr, &owner, BPF_NOEXIST))
+		count_lost(LOST_LOCKS_FULL);
+}
+
+struct tree_walk {
+	struct rb_node *node;
+	u64 count;
+};
+
+static struct rb_node *rb_parent(struct rb_node *node)
+{
+	return (struct rb_node *)(BPF_CORE_READ(node, __rb_parent_color) & ~3UL);
+}
+
+/* One in-order step: rb_next() with bounded loops */
+static long tree_step(u32 index, struct tree_walk *walk)
+{
+	struct rb_node *node = walk->node, *next, *parent;
+	u32 i;
+
+	if (!node)
+		return 1;
+	walk->count++;
+	next = BPF_CORE_READ(node, rb_right);
+	if (next) {
+		for (i = 0; i < IOVATOP_MAX_DEPTH; i++) {
+			struct rb_node *left = BPF_CORE_READ(next, rb_left);
+
+			if (!left)
+				break;
+			next = left;
+		}
+		walk->node = next;
+		return 0;
+	}
+	for (i = 0; i < IOVATOP_MAX_DEPTH; i++) {
+		parent = rb_parent(node);
+		if (!parent || BPF_CORE_READ(parent, rb_right) != node)
+			break;
+		node = parent;
+	}
+	walk->node = rb_parent(node);
+	return 0;
+}
+
+/* Nodes of a 6.1 rbtree without the patches' count: walk it (the anchor is not an IOVA) */
+static u64 count_nodes(struct iova_domain *iovad)
+{
+	struct tree_walk walk = {};
+	struct rb_node *node = BPF_CORE_READ(iovad, rbroot.rb_node);
+	u32 i;
+
+	for (i = 0; node && i < IOVATOP_MAX_DEPTH; i++) {
+		struct rb_node *left = BPF_CORE_READ(node, rb_left);
+
+		if (!left)
+			break;
+		node = left;
+	}
+	walk.node = node;
+	bpf_loop(tree_walk_limit, tree_step, &walk, 0);
+	if (walk.node)
+		count_lost(LOST_TREE_WALK);
+	return walk.count ? walk.count - 1 : 0;
+}
+
+static void read_order(struct iova_domain *iovad, struct cache_state *st,
+		       struct iova_rcache *rcache, u32 order)
+{
+	u64 cpu_rcaches = (u64)BPF_CORE_READ(rcache, cpu_rcaches);
+	u64 lock_off = bpf_core_field_offset(struct iova_cpu_rcache, lock);
+	u32 cpu;
+
+	st->depot[order] = BPF_CORE_READ(rcache, depot_size);
+	own_lock((u64)rcache + bpf_core_field_offset(struct iova_rcache, lock),
+		 (u64)iovad, LOCK_DEPOT);
+	for (cpu = 0; cpu < IOVATOP_MAX_CPUS && cpu < nr_cpus; cpu++) {
+		struct iova_cpu_rcache *rc;
+
+		rc = (void *)(cpu_rcaches + read_u64(per_cpu_offset_addr + cpu * 8));
+		st->loaded[order][cpu] = BPF_CORE_READ(rc, loaded, size);
+		st->prev[order][cpu] = BPF_CORE_READ(rc, prev, size);
+		own_lock((u64)rc + lock_off, (u64)iovad, LOCK_CPU);
+	}
+}
+
+static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx)
+{
+	struct iova_domain *iovad = (struct iova_domain *)*key;
+	struct iova_rcache *rcaches;
+	struct cache_state *st;
+	u32 order;
+
+	if (info->destroyed_ns)
+		return 0;
+	if (!bpf_map_lookup_elem(&caches, key))
+		bpf_map_update_elem(&caches, key, &zero_cache, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&caches, key);
+	if (!st)
+		return 0;
+	st->valid = 0;
+	st->granule = BPF_CORE_READ(iovad, granule);
+	if (!st->granule) {
+		count_lost(LOST_READS);
+		return 0;
+	}
+	if (bpf_core_field_exists(iovad->nr_nodes))
+		st->nodes = BPF_CORE_READ(iovad, nr_nodes);
+	else
+		st->nodes = count_nodes(iovad);
+	own_lock((u64)iovad + bpf_core_field_offset(struct iova_domain, iova_rbtree_lock),
+		 (u64)iovad, LOCK_RBTREE);
+
+	rcaches = BPF_CORE_READ(iovad, rcaches);
+	st->ncpus = nr_cpus < IOVATOP_MAX_CPUS ? nr_cpus : IOVATOP_MAX_CPUS;
+	if (rcaches) {
+		for (order = 0; order < IOVATOP_CACHED_ORDERS; order++)
+			read_order(iovad, st, (void *)rcaches +
+				   order * bpf_core_type_size(struct iova_rcache), order);
+	}
+	st->valid = 1;
+	return 0;
+}
+
+SEC("syscall")
+int snapshot(void *ctx)
+{
+	if (nr_cpus > IOVATOP_MAX_CPUS)
+		count_lost(LOST_CPUS);
+	discover_groups();
+	bpf_for_each_map_elem(&domains, read_domain, NULL, 0);
+	return 0;
+}

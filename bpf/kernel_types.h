@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel types dmascope's BPF programs read, declared for CO-RE:
+ * only the fields used, relocated by name against the running kernel's
+ * BTF, so one object works on 6.1 with and without the dmascope patches.
+ * (A full vmlinux.h would be megabytes and tied to one kernel build.)
+ */
+#ifndef DMASCOPE_KERNEL_TYPES_H
+#define DMASCOPE_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+
+typedef __u8 u8;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+typedef _Bool bool;
+#define true 1
+#define false 0
+#define NULL ((void *)0)
+
+#define __core __attribute__((preserve_access_index))
+
+struct list_head {
+	struct list_head *next, *prev;
+} __core;
+
+struct spinlock {
+	int dummy;
+} __core;
+
+struct rb_node {
+	unsigned long __rb_parent_color;
+	struct rb_node *rb_right;
+	struct rb_node *rb_left;
+} __core;
+
+struct rb_root {
+	struct rb_node *rb_node;
+} __core;
+
+struct iova {
+	struct rb_node node;
+	unsigned long pfn_hi;
+	unsigned long pfn_lo;
+} __core;
+
+struct iova_magazine {
+	unsigned long size;	/* in a union with "next" on patched kernels */
+} __core;
+
+struct iova_cpu_rcache {
+	struct spinlock lock;
+	struct iova_magazine *loaded;
+	struct iova_magazine *prev;
+} __core;
+
+/* The depot is an array on 6.1 and a list with the patches: not read */
+struct iova_rcache {
+	struct spinlock lock;
+	unsigned long depot_size;
+	struct iova_cpu_rcache *cpu_rcaches;	/* __percpu */
+} __core;
+
+struct iova_domain {
+	struct spinlock iova_rbtree_lock;
+	struct rb_root rbroot;
+	unsigned long granule;
+	unsigned long start_pfn;
+	unsigned long nr_nodes;		/* dmascope patches only */
+	struct iova_rcache *rcaches;
+} __core;
+
+struct kobject {
+	const char *name;
+	struct list_head entry;
+} __core;
+
+struct kset {
+	struct list_head list;
+} __core;
+
+struct device {
+	struct kobject kobj;
+} __core;
+
+enum iommu_dma_cookie_type {
+	IOMMU_DMA_IOVA_COOKIE,
+	IOMMU_DMA_MSI_COOKIE,
+};
+
+struct iommu_dma_cookie {
+	enum iommu_dma_cookie_type type;
+	struct iova_domain iovad;	/* in an anonymous union and struct */
+} __core;
+
+struct iommu_domain {
+	unsigned int type;
+	struct iommu_dma_cookie *iova_cookie;
+} __core;
+
+struct iommu_group {
+	struct kobject kobj;
+	int id;
+	struct iommu_domain *default_domain;
+	struct iommu_domain *domain;
+} __core;
+
+/*
+ * Outcomes passed by the iova:* trace events.  Their values are read
+ * from the running kernel with bpf_core_enum_value(), never assumed.
+ */
+enum iova_alloc_result {
+	IOVA_ALLOC_LOADED,
+	IOVA_ALLOC_PREV,
+	IOVA_ALLOC_DEPOT,
+	IOVA_ALLOC_MISS,
+	IOVA_ALLOC_BYPASS,
+};
+
+enum iova_free_result {
+	IOVA_FREE_LOADED,
+	IOVA_FREE_PREV,
+	IOVA_FREE_NEW_MAG,
+	IOVA_FREE_DEPOT_FULL,
+	IOVA_FREE_NO_MAG,
+	IOVA_FREE_BYPASS,
+};
+
+enum iova_reclaim_reason {
+	IOVA_RECLAIM_DEPOT_FULL,
+	IOVA_RECLAIM_DEPOT_TRIM,
+	IOVA_RECLAIM_ALLOC_RETRY,
+	IOVA_RECLAIM_CPU_DEAD,
+	IOVA_RECLAIM_IDLE,
+	IOVA_RECLAIM_TEARDOWN,
+};
+
+#endif /* DMASCOPE_KERNEL_TYPES_H */

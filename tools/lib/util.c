@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0
+/* libdmascope: errors, arguments, the running kernel, the interval loop. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmascope.h"
+#include "http.h"
+
+const char *dms_prog = "dmascope";
+
+static void vreport(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s: ", dms_prog, what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void dms_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("error", fmt, ap);
+	va_end(ap);
+}
+
+void dms_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("warning", fmt, ap);
+	va_end(ap);
+}
+
+void dms_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("error", fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+/* ---- arguments ---- */
+
+bool dms_parse_interval(const char *s, double *seconds)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s || isspace((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v > 0) || v > 86400)
+		return false;
+	*seconds = v;
+	return true;
+}
+
+bool dms_parse_count(const char *s, long *count)
+{
+	char *end;
+	long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return false;
+	*count = v;
+	return true;
+}
+
+bool dms_parse_listen(const char *s, char *host, size_t host_len, int *port)
+{
+	const char *colon, *h = s;
+	size_t n;
+	long p;
+
+	if (!s)
+		return false;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return false;
+		h = s + 1;
+		n = close - h;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		n = colon - s;
+	}
+	if (n >= host_len)
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (!dms_parse_count(colon + 1, &p) || p > 65535)
+		return false;
+	*port = (int)p;
+	return true;
+}
+
+/* ---- the running kernel ---- */
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+const char *dms_privilege_problem(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return "cannot read the process capabilities";
+	if (has_cap(data, CAP_SYS_ADMIN))
+		return NULL;
+#ifdef CAP_BPF
+	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
+		return NULL;
+#else
+	if (has_cap(data, 39) && has_cap(data, 38))	/* CAP_BPF, CAP_PERFMON */
+		return NULL;
+#endif
+	return "needs root, or CAP_BPF and CAP_PERFMON (and read access to /proc/kallsyms)";
+}
+
+const char *dms_btf_problem(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y";
+	return NULL;
+}
+
+struct ksym {
+	uint64_t addr;
+	char name[200];
+};
+
+static struct ksym *ksyms;
+static size_t nr_ksyms;
+
+static int ksym_cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Load the text and data symbols once; lookups then bisect. */
+static void load_ksyms(void)
+{
+	char line[256], type, name[128], mod[64];
+	unsigned long long addr;
+	size_t cap = 0;
+	FILE *f;
+
+	if (ksyms)
+		return;
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		int n = sscanf(line, "%llx %c %127s %63s", &addr, &type, name, mod);
+
+		if (n < 3 || !addr)
+			continue;
+		if (nr_ksyms == cap) {
+			struct ksym *grown;
+
+			cap = cap ? cap * 2 : 65536;
+			grown = realloc(ksyms, cap * sizeof(*ksyms));
+			if (!grown)
+				break;
+			ksyms = grown;
+		}
+		ksyms[nr_ksyms].addr = addr;
+		if (n == 4)
+			snprintf(ksyms[nr_ksyms].name, sizeof(ksyms[0].name), "%s %s", name, mod);
+		else
+			snprintf(ksyms[nr_ksyms].name, sizeof(ksyms[0].name), "%s", name);
+		nr_ksyms++;
+	}
+	fclose(f);
+	qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
+}
+
+uint64_t dms_kallsyms_addr(const char *name)
+{
+	size_t i;
+
+	load_ksyms();
+	for (i = 0; i < nr_ksyms; i++)
+		if (!strcmp(ksyms[i].name, name))
+			return ksyms[i].addr;
+	return 0;
+}
+
+bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len)
+{
+	size_t lo = 0, hi;
+
+	load_ksyms();
+	hi = nr_ksyms;
+	if (!nr_ksyms || addr < ksyms[0].addr)
+		return false;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ksyms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	snprintf(buf, len, "%s", ksyms[lo].name);
+	return true;
+}
+
+int dms_possible_cpus(void)
+{
+	char buf[256];
+	int first, last, max = 0;
+	char *p = buf;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return (int)sysconf(_SC_NPROCESSORS_CONF);
+	}
+	fclose(f);
+	while (*p) {
+		int n = 0;
+
+		if (sscanf(p, "%d-%d%n", &first, &last, &n) == 2 ||
+		    (sscanf(p, "%d%n", &first, &n) == 1 && (last = first, 1)))
+			max = last + 1 > max ? last + 1 : max;
+		if (!n)
+			break;
+		p += n;
+		if (*p == ',')
+			p++;
+		else
+			break;
+	}
+	return max ? max : 1;
+}
+
+/* ---- time and the loop ---- */
+
+uint64_t dms_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+double dms_wall_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void dms_catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool dms_stopping(void)
+{
+	return stop_requested;
+}
+
+bool dms_wait_until(uint64_t deadline_ns, struct dms_http *http)
+{
+	while (!stop_requested) {
+		uint64_t now = dms_now_ns();
+		int ms;
+
+		if (now >= deadline_ns)
+			return true;
+		ms = (int)((deadline_ns - now + 999999) / 1000000);
+		if (http)
+			dms_http_poll(http, ms);
+		else
+			poll(NULL, 0, ms);
+	}
+	return false;
+}
