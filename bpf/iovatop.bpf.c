@@ -18,9 +18,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * The big maps are not preallocated: entries appear with domains, and
+ * memsetting megabytes of per-CPU values would slow the start-up.
+ */
+
 /* Set by user space before loading */
 const volatile __u64 per_cpu_offset_addr;	/* &__per_cpu_offset[0] */
 const volatile __u64 group_kset_addr;	/* &iommu_group_kset */
+const volatile __u64 cpuhp_states_addr;	/* cpuhp_hp_states[] */
 const volatile __u32 nr_cpus = 1;		/* possible CPUs, <= IOVATOP_MAX_CPUS */
 const volatile __u32 tree_walk_limit = 1 << 20;
 
@@ -31,6 +37,7 @@ struct {
 	__uint(max_entries, IOVATOP_MAX_DOMAINS);
 	__type(key, u64);
 	__type(value, struct domain_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } domains SEC(".maps");
 
 struct {
@@ -38,6 +45,7 @@ struct {
 	__uint(max_entries, IOVATOP_MAX_DOMAINS * (IOVATOP_ORDER_DOMAIN + 1));
 	__type(key, struct stats_key);
 	__type(value, struct iova_counters);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } stats SEC(".maps");
 
 struct {
@@ -45,6 +53,7 @@ struct {
 	__uint(max_entries, IOVATOP_MAX_DOMAINS);
 	__type(key, u64);
 	__type(value, struct cache_state);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } caches SEC(".maps");
 
 struct {
@@ -52,6 +61,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, u64);
 	__type(value, struct lock_owner);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lock_owners SEC(".maps");
 
 struct {
@@ -59,6 +69,7 @@ struct {
 	__uint(max_entries, IOVATOP_MAX_DOMAINS * LOCK_KINDS);
 	__type(key, struct lock_key);
 	__type(value, struct lock_stats);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lock_stats SEC(".maps");
 
 struct {
@@ -395,20 +406,58 @@ int BPF_PROG(tp_tree_free, struct iova_domain *iovad, struct iova *iova)
 
 /* ---- fentry fallback on the exported functions (any 6.1 with BTF) ---- */
 
+/*
+ * The key of a call in progress: the task, or for the idle tasks (all
+ * pid 0, where interrupts run the flush queues) the CPU.
+ */
 static u32 tid(void)
 {
-	return (u32)bpf_get_current_pid_tgid();
+	u32 pid = (u32)bpf_get_current_pid_tgid();
+
+	return pid ? pid : 0x80000000 | bpf_get_smp_processor_id();
 }
+
+/*
+ * A call can be interrupted by the same call on the same task (a flush
+ * queue timer freeing IOVAs in a softirq while the task was freeing):
+ * the nested call gets a second key.  Interrupts finish first, so at
+ * exit the nested key, when present, is the innermost call.
+ */
+#define NESTED 0x40000000
+#define STALE_NS 1000000000ULL
 
 static void start_call(void *map, u64 iovad, u64 size)
 {
 	struct fast_call call = { .iovad = iovad, .size = size, .order = order_of(size) };
+	struct fast_call *old;
 	u32 key = tid();
 
 	call.start_ns = bpf_ktime_get_ns();
-	/* a call already in progress on this task: an interrupt nested */
+	if (!bpf_map_update_elem(map, &key, &call, BPF_NOEXIST))
+		return;
+	/* a call that never returned (attached mid-call): replace it */
+	old = bpf_map_lookup_elem(map, &key);
+	if (old && call.start_ns - old->start_ns > STALE_NS) {
+		count_lost(LOST_NESTED);
+		bpf_map_update_elem(map, &key, &call, BPF_ANY);
+		return;
+	}
+	key |= NESTED;
 	if (bpf_map_update_elem(map, &key, &call, BPF_NOEXIST))
 		count_lost(LOST_NESTED);
+}
+
+/* The innermost call in progress on this task, and its key */
+static struct fast_call *find_call(void *map, u32 *key)
+{
+	struct fast_call *call;
+
+	*key = tid() | NESTED;
+	call = bpf_map_lookup_elem(map, key);
+	if (call)
+		return call;
+	*key = tid();
+	return bpf_map_lookup_elem(map, key);
 }
 
 SEC("fentry/init_iova_domain")
@@ -441,8 +490,8 @@ SEC("fexit/alloc_iova_fast")
 int BPF_PROG(fexit_alloc_fast, struct iova_domain *iovad, unsigned long size,
 	     unsigned long limit_pfn, bool flush_rcache, unsigned long ret)
 {
-	u32 key = tid();
-	struct fast_call *call = bpf_map_lookup_elem(&alloc_calls, &key);
+	u32 key;
+	struct fast_call *call = find_call(&alloc_calls, &key);
 	struct iova_counters *c, *d;
 
 	if (!call)
@@ -469,8 +518,8 @@ SEC("fexit/alloc_iova")
 int BPF_PROG(fexit_alloc_tree, struct iova_domain *iovad, unsigned long size,
 	     unsigned long limit_pfn, bool size_aligned, struct iova *ret)
 {
-	u32 key = tid();
-	struct fast_call *call = bpf_map_lookup_elem(&alloc_calls, &key);
+	u32 key;
+	struct fast_call *call = find_call(&alloc_calls, &key);
 
 	if (call && call->iovad == (u64)iovad)
 		call->tree_calls++;
@@ -489,8 +538,8 @@ int BPF_PROG(fentry_free_fast, struct iova_domain *iovad, unsigned long pfn,
 SEC("fexit/free_iova_fast")
 int BPF_PROG(fexit_free_fast)
 {
-	u32 key = tid();
-	struct fast_call *call = bpf_map_lookup_elem(&free_calls, &key);
+	u32 key;
+	struct fast_call *call = find_call(&free_calls, &key);
 	struct iova_counters *c;
 
 	if (!call)
@@ -512,8 +561,8 @@ int BPF_PROG(fexit_free_fast)
 SEC("fentry/free_iova")
 int BPF_PROG(fentry_free_tree, struct iova_domain *iovad)
 {
-	u32 key = tid();
-	struct fast_call *call = bpf_map_lookup_elem(&free_calls, &key);
+	u32 key;
+	struct fast_call *call = find_call(&free_calls, &key);
 	u32 order = IOVATOP_ORDER_DOMAIN;
 	struct iova_counters *c;
 
@@ -556,19 +605,19 @@ int BPF_PROG(fentry_release, struct iova_magazine *mag, struct iova_domain *iova
 SEC("fexit/iova_magazine_free_pfns")
 int BPF_PROG(fexit_release, struct iova_magazine *mag, struct iova_domain *iovad)
 {
-	u32 key = tid();
-	struct fast_call *call = bpf_map_lookup_elem(&release_calls, &key);
+	u32 key, outer;
+	struct fast_call *call = find_call(&release_calls, &key);
 	struct fast_call *free_call;
 	struct iova_counters *c;
 	int r = RECLAIM_UNKNOWN;
 
 	if (!call)
 		return 0;
-	free_call = bpf_map_lookup_elem(&free_calls, &key);
+	free_call = find_call(&free_calls, &outer);
 	if (free_call) {
 		r = RECLAIM_DEPOT_FULL;
 		free_call->depot_full = true;
-	} else if (bpf_map_lookup_elem(&alloc_calls, &key)) {
+	} else if (find_call(&alloc_calls, &outer)) {
 		r = RECLAIM_ALLOC_RETRY;
 	}
 	c = counters(call->iovad, IOVATOP_ORDER_DOMAIN);
@@ -676,11 +725,42 @@ static u64 group_iovad(struct iommu_group *group)
 	return (u64)cookie + bpf_core_field_offset(struct iommu_dma_cookie, iovad);
 }
 
+/*
+ * The loops over lists run under bpf_loop(): the verifier checks the body
+ * once instead of once per possible iteration, which keeps loading quick.
+ */
+struct list_walk {
+	struct list_head *head, *pos;
+};
+
+static long group_step(u32 index, struct list_walk *walk)
+{
+	struct list_head *pos = walk->pos;
+	struct kobject *kobj = container_of_core(pos, struct kobject, entry);
+	struct iommu_group *group = container_of_core(kobj, struct iommu_group, kobj);
+	struct domain_info *info;
+	u64 iovad;
+
+	if (!pos || pos == walk->head)
+		return 1;
+	walk->pos = BPF_CORE_READ(pos, next);
+	iovad = group_iovad(group);
+	if (!iovad)
+		return 0;
+	see_domain(iovad);
+	info = bpf_map_lookup_elem(&domains, &iovad);
+	if (info) {
+		info->group = BPF_CORE_READ(group, id);
+		info->kind = DOMAIN_IOMMU_DMA;
+	}
+	return 0;
+}
+
 static void discover_groups(void)
 {
+	struct list_walk walk = {};
+	struct list_head *head;
 	struct kset *kset;
-	struct list_head *head, *pos;
-	u32 i;
 
 	if (!group_kset_addr)
 		return;
@@ -688,23 +768,39 @@ static void discover_groups(void)
 	if (!kset)
 		return;
 	head = (struct list_head *)((void *)kset + bpf_core_field_offset(struct kset, list));
-	pos = BPF_CORE_READ(head, next);
-	for (i = 0; i < IOVATOP_MAX_GROUPS && pos && pos != head; i++) {
-		struct kobject *kobj = container_of_core(pos, struct kobject, entry);
-		struct iommu_group *group = container_of_core(kobj, struct iommu_group, kobj);
-		u64 iovad = group_iovad(group);
-		struct domain_info *info;
+	walk.head = head;
+	walk.pos = BPF_CORE_READ(head, next);
+	bpf_loop(IOVATOP_MAX_GROUPS, group_step, &walk, 0);
+}
 
-		pos = BPF_CORE_READ(pos, next);
-		if (!iovad)
-			continue;
-		see_domain(iovad);
-		info = bpf_map_lookup_elem(&domains, &iovad);
-		if (!info)
-			continue;
-		info->group = BPF_CORE_READ(group, id);
-		info->kind = DOMAIN_IOMMU_DMA;
-	}
+/*
+ * Every domain with caches registered a CPU-hotplug instance: walking that
+ * list finds them all, private ones (VDUSE, ...) and those created before
+ * iovatop started, on any 6.1 kernel.
+ */
+static long cached_domain_step(u32 index, struct hlist_node **cursor)
+{
+	struct hlist_node *node = *cursor;
+
+	if (!node)
+		return 1;
+	see_domain((u64)node - bpf_core_field_offset(struct iova_domain, cpuhp_dead));
+	*cursor = BPF_CORE_READ(node, next);
+	return 0;
+}
+
+static void discover_cached_domains(void)
+{
+	struct hlist_node *node;
+	u64 step;
+
+	if (!cpuhp_states_addr)
+		return;
+	step = cpuhp_states_addr + bpf_core_type_size(struct cpuhp_step) *
+	       bpf_core_enum_value(enum cpuhp_state, CPUHP_IOMMU_IOVA_DEAD);
+	node = (struct hlist_node *)read_u64(step +
+			bpf_core_field_offset(struct cpuhp_step, list.first));
+	bpf_loop(IOVATOP_MAX_DOMAINS, cached_domain_step, &node, 0);
 }
 
 static void own_lock(u64 addr, u64 iovad, u32 kind)
@@ -779,24 +875,51 @@ static u64 count_nodes(struct iova_domain *iovad)
 	return walk.count ? walk.count - 1 : 0;
 }
 
+struct cpu_walk {
+	u64 iovad;
+	u64 cpu_rcaches;	/* __percpu */
+	u32 order;
+};
+
+/* One CPU's two magazines of one size class */
+static long cpu_step(u32 cpu, struct cpu_walk *walk)
+{
+	struct iova_cpu_rcache *rc;
+	struct cache_state *st;
+	u32 order, loaded, prev;
+	u64 idx;
+
+	if (cpu >= nr_cpus)
+		return 1;
+	rc = (void *)(walk->cpu_rcaches + read_u64(per_cpu_offset_addr + cpu * 8));
+	loaded = BPF_CORE_READ(rc, loaded, size);
+	prev = BPF_CORE_READ(rc, prev, size);
+	own_lock((u64)rc + bpf_core_field_offset(struct iova_cpu_rcache, lock),
+		 walk->iovad, LOCK_CPU);
+	st = bpf_map_lookup_elem(&caches, &walk->iovad);
+	order = walk->order;
+	if (!st || cpu >= IOVATOP_MAX_CPUS || order >= IOVATOP_CACHED_ORDERS)
+		return 1;
+	/* one flat index, bounded right before use, for the verifier */
+	idx = order * IOVATOP_MAX_CPUS + cpu;
+	barrier_var(idx);
+	if (idx >= IOVATOP_CACHED_ORDERS * IOVATOP_MAX_CPUS)
+		return 1;
+	((__u32 *)st->loaded)[idx] = loaded;
+	((__u32 *)st->prev)[idx] = prev;
+	return 0;
+}
+
 static void read_order(struct iova_domain *iovad, struct cache_state *st,
 		       struct iova_rcache *rcache, u32 order)
 {
-	u64 cpu_rcaches = (u64)BPF_CORE_READ(rcache, cpu_rcaches);
-	u64 lock_off = bpf_core_field_offset(struct iova_cpu_rcache, lock);
-	u32 cpu;
+	struct cpu_walk walk = { .iovad = (u64)iovad, .order = order };
 
+	walk.cpu_rcaches = (u64)BPF_CORE_READ(rcache, cpu_rcaches);
 	st->depot[order] = BPF_CORE_READ(rcache, depot_size);
 	own_lock((u64)rcache + bpf_core_field_offset(struct iova_rcache, lock),
 		 (u64)iovad, LOCK_DEPOT);
-	for (cpu = 0; cpu < IOVATOP_MAX_CPUS && cpu < nr_cpus; cpu++) {
-		struct iova_cpu_rcache *rc;
-
-		rc = (void *)(cpu_rcaches + read_u64(per_cpu_offset_addr + cpu * 8));
-		st->loaded[order][cpu] = BPF_CORE_READ(rc, loaded, size);
-		st->prev[order][cpu] = BPF_CORE_READ(rc, prev, size);
-		own_lock((u64)rc + lock_off, (u64)iovad, LOCK_CPU);
-	}
+	bpf_loop(IOVATOP_MAX_CPUS, cpu_step, &walk, 0);
 }
 
 static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx)
@@ -833,7 +956,10 @@ static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx
 			read_order(iovad, st, (void *)rcaches +
 				   order * bpf_core_type_size(struct iova_rcache), order);
 	}
-	st->valid = 1;
+	/* read_order() worked on the map value through other pointers */
+	st = bpf_map_lookup_elem(&caches, key);
+	if (st)
+		st->valid = 1;
 	return 0;
 }
 
@@ -842,6 +968,7 @@ int snapshot(void *ctx)
 {
 	if (nr_cpus > IOVATOP_MAX_CPUS)
 		count_lost(LOST_CPUS);
+	discover_cached_domains();
 	discover_groups();
 	bpf_for_each_map_elem(&domains, read_domain, NULL, 0);
 	return 0;

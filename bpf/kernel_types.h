@@ -63,6 +63,23 @@ struct iova_rcache {
 	struct iova_cpu_rcache *cpu_rcaches;	/* __percpu */
 } __core;
 
+struct hlist_node {
+	struct hlist_node *next;
+} __core;
+
+struct hlist_head {
+	struct hlist_node *first;
+} __core;
+
+/* Every domain with caches is on the CPU-hotplug list of this state */
+enum cpuhp_state {
+	CPUHP_IOMMU_IOVA_DEAD,
+};
+
+struct cpuhp_step {
+	struct hlist_head list;
+} __core;
+
 struct iova_domain {
 	struct spinlock iova_rbtree_lock;
 	struct rb_root rbroot;
@@ -70,6 +87,7 @@ struct iova_domain {
 	unsigned long start_pfn;
 	unsigned long nr_nodes;		/* dmascope patches only */
 	struct iova_rcache *rcaches;
+	struct hlist_node cpuhp_dead;
 } __core;
 
 struct kobject {

@@ -27,6 +27,7 @@
 #include "iovatop.skel.h"
 
 #define NR_BUCKETS	(IOVATOP_ORDER_DOMAIN + 1)
+#define MAX_LINKS	64
 
 static const char usage_text[] =
 "Usage: iovatop [OPTION]... [INTERVAL [COUNT]]\n"
@@ -131,6 +132,9 @@ static struct state {
 	double interval;	/* the real length of the last interval */
 	struct dms_http *http;
 	struct dms_buf out, metrics;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	bool stdout_closed;
 } st;
 
 /* ---- command line ---- */
@@ -219,6 +223,19 @@ static void parse_options(int argc, char **argv)
 }
 
 /* ---- start-up: which hooks, then load and attach ---- */
+
+/* IOVATOP_DEBUG=1: where start-up time goes */
+static void trace_startup(const char *step)
+{
+	static uint64_t t0;
+
+	if (!getenv("IOVATOP_DEBUG"))
+		return;
+	if (!t0)
+		t0 = dms_now_ns();
+	fprintf(stderr, "iovatop: %6.1f ms %s\n", (dms_now_ns() - t0) / 1e6, step);
+}
+
 
 struct hook {
 	const char *name;
@@ -338,6 +355,33 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/*
+ * fexit programs first: an fentry without its fexit would leave calls
+ * that never end.  The links are closed with the process.
+ */
+static void attach_programs(struct iovatop_bpf *skel)
+{
+	struct bpf_program *prog;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, skel->obj) {
+			const char *name = bpf_program__name(prog);
+			bool exit_prog = !strncmp(name, "fexit_", 6);
+
+			if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) ||
+			    exit_prog != (pass == 0))
+				continue;
+			if (st.nlinks == MAX_LINKS)
+				dms_fail(EXIT_RUNTIME, "too many BPF programs");
+			st.links[st.nlinks] = bpf_program__attach(prog);
+			if (!st.links[st.nlinks])
+				dms_fail(EXIT_RUNTIME, "cannot attach %s: %s", name, strerror(errno));
+			st.nlinks++;
+		}
+	}
+}
+
 static void setup_bpf(void)
 {
 	struct iovatop_bpf *skel;
@@ -350,19 +394,27 @@ static void setup_bpf(void)
 	st.ncpus = dms_possible_cpus();
 	st.ncpus_read = st.ncpus < IOVATOP_MAX_CPUS ? st.ncpus : IOVATOP_MAX_CPUS;
 	skel->rodata->nr_cpus = st.ncpus;
-	skel->rodata->per_cpu_offset_addr = dms_kallsyms_addr("__per_cpu_offset");
-	skel->rodata->group_kset_addr = dms_kallsyms_addr("iommu_group_kset");
+	trace_startup("open");
+	{
+		static const char *const names[] = { "__per_cpu_offset", "iommu_group_kset",
+						     "cpuhp_hp_states", NULL };
+		uint64_t addr[3];
+
+		dms_kallsyms_addrs(names, addr);
+		skel->rodata->per_cpu_offset_addr = addr[0];
+		skel->rodata->group_kset_addr = addr[1];
+		skel->rodata->cpuhp_states_addr = addr[2];
+	}
 	if (!skel->rodata->per_cpu_offset_addr)
 		dms_fail(EXIT_RUNTIME, "cannot find __per_cpu_offset in /proc/kallsyms (kptr_restrict?)");
 	select_programs(skel);
-
+	trace_startup("kallsyms");
 	err = iovatop_bpf__load(skel);
+	trace_startup("load");
 	if (err)
 		dms_fail(EXIT_RUNTIME, "cannot load the BPF programs: %s (IOVATOP_DEBUG=1 shows the verifier log)",
 			 strerror(-err));
-	err = iovatop_bpf__attach(skel);
-	if (err)
-		dms_fail(EXIT_RUNTIME, "cannot attach the BPF programs: %s", strerror(-err));
+	attach_programs(skel);
 	st.skel = skel;
 }
 
@@ -599,7 +651,8 @@ static void name_private(struct domain *d)
 	char sym[128], *mod, *plus;
 
 	snprintf(d->kind, sizeof(d->kind), "private");
-	snprintf(d->device, sizeof(d->device), "-");
+	/* created before iovatop started: its owner is not known */
+	snprintf(d->device, sizeof(d->device), "private");
 	if (!d->info.owner_ip || !dms_kallsyms_name(d->info.owner_ip, sym, sizeof(sym)))
 		return;
 	if (strstr(sym, "vduse")) {
@@ -977,6 +1030,13 @@ static void footer(struct dms_buf *b)
 		       (unsigned long long)st.textfile_errors);
 }
 
+/* Write the rendered text; a closed stdout (iovatop | head) ends the tool. */
+static void emit(void)
+{
+	if (fwrite(st.out.data, 1, st.out.len, stdout) != st.out.len || fflush(stdout))
+		st.stdout_closed = true;
+}
+
 static void render_table(void)
 {
 	struct domain **list;
@@ -1001,8 +1061,7 @@ static void render_table(void)
 	footer(&st.out);
 	if (opt.batch)
 		dms_buf_printf(&st.out, "\n");
-	fwrite(st.out.data, 1, st.out.len, stdout);
-	fflush(stdout);
+	emit();
 	free(list);
 }
 
@@ -1152,8 +1211,7 @@ static void render_json(void)
 	dms_json_end_object(&j);
 	dms_json_end_object(&j);
 	dms_buf_printf(&st.out, "\n");
-	fwrite(st.out.data, 1, st.out.len, stdout);
-	fflush(stdout);
+	emit();
 	free(list);
 }
 
@@ -1362,6 +1420,7 @@ int main(int argc, char **argv)
 	long done = 0;
 
 	dms_prog = "iovatop";
+	trace_startup("start");
 	parse_options(argc, argv);
 	problem = dms_privilege_problem();
 	if (problem)
@@ -1369,7 +1428,9 @@ int main(int argc, char **argv)
 	problem = dms_btf_problem();
 	if (problem)
 		dms_fail(EXIT_RUNTIME, "%s", problem);
+	trace_startup("options");
 	choose_mode();
+	trace_startup("mode");
 	if (opt.hooks_only) {
 		st.ncpus = dms_possible_cpus();
 		print_hooks(stdout);
@@ -1378,11 +1439,13 @@ int main(int argc, char **argv)
 	setup_outputs();
 	dms_catch_signals();
 	setup_bpf();
+	trace_startup("bpf");
 	if (opt.verbose)
 		print_hooks(stderr);
 
 	/* the first read only establishes the baseline for the deltas */
 	collect();
+	trace_startup("first read");
 	forget_destroyed();
 	start = last = dms_now_ns();
 	deadline = start;
@@ -1396,10 +1459,12 @@ int main(int argc, char **argv)
 		collect();
 		render();
 		forget_destroyed();
-		if (!go_on || (opt.count && ++done >= opt.count))
+		if (!go_on || st.stdout_closed || (opt.count && ++done >= opt.count))
 			break;
 	}
 	dms_http_close(st.http);
+	while (st.nlinks)
+		bpf_link__destroy(st.links[--st.nlinks]);
 	iovatop_bpf__destroy(st.skel);
 	return 0;
 }

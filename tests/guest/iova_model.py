@@ -107,6 +107,9 @@ class Caches:
     def state(self):
         """Counters since the last call, plus the state now."""
         out = dict(self.c)
+        # what the fentry fallback can tell apart
+        out["alloc_hit"] = sum(out.get("alloc_" + r, 0) for r in ("loaded", "prev", "depot"))
+        out["free_cached"] = sum(out.get("free_" + r, 0) for r in ("loaded", "prev", "new_mag"))
         self.c = collections.Counter()
         out["depot_size"] = self.depot
         out["cached"] = self.cached()
@@ -202,7 +205,7 @@ def main():
     if a.cmd == "expect":
         keep = a.cpus if a.keep is None or a.keep < 0 else a.keep
         phase = rotate(a.cpus, a.n, a.depot_max, keep)[a.phase]
-        for k in KEYS + ["depot_size", "cached", "nodes"]:
+        for k in KEYS + ["alloc_hit", "free_cached", "depot_size", "cached", "nodes"]:
             print("%s=%d" % (k, phase.get(k, 0)))
         for k in sorted(phase):
             if k.startswith("cpu"):

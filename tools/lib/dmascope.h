@@ -44,6 +44,8 @@ const char *dms_privilege_problem(void);
 const char *dms_btf_problem(void);
 /* Address of a kernel symbol from /proc/kallsyms, or 0. */
 uint64_t dms_kallsyms_addr(const char *name);
+/* The same for a NULL-terminated list of names, in one pass. */
+void dms_kallsyms_addrs(const char *const *names, uint64_t *addrs);
 /* The symbol containing addr: "func" or "func [module]"; false if none. */
 bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len);
 int dms_possible_cpus(void);

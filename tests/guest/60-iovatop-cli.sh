@@ -1,0 +1,173 @@
+#!/bin/bash
+# variants: default vanilla
+# iovatop behaves like a serious tool: one-line errors and exit 2 for bad
+# input, exit 1 without privileges, clean detach on SIGINT/SIGTERM and
+# SIGKILL, two instances at once, quick start-up, Prometheus and textfile
+# output that promtool accepts, and every view.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+
+IOVATOP=$TOP_DIR/.output/iovatop
+work=$(mktemp -d)
+trap 'pkill -KILL -f "$IOVATOP"; rm -rf "$work"' EXIT
+
+# expect_usage NAME STATUS PATTERN ARGS...: one line on stderr, matching
+expect_error() {
+	local name=$1 want=$2 pattern=$3 rc lines
+	shift 3
+	timeout 20 "$IOVATOP" "$@" >"$work/out" 2>"$work/err" </dev/null
+	rc=$?
+	lines=$(wc -l <"$work/err")
+	if [ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -q -- "$pattern" "$work/err"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc (want $want), $lines stderr lines: $(head -c 200 "$work/err")"
+	fi
+}
+
+test_bad_input() {
+	expect_error iovatop-interval-zero 2 'interval must be a positive' 0
+	expect_error iovatop-interval-text 2 'interval must be a positive' abc
+	expect_error iovatop-count-bad 2 'count must be a positive' 1 x
+	expect_error iovatop-too-many-args 2 'too many arguments' 1 2 3
+	expect_error iovatop-sort-unknown 2 "unknown sort key 'bogus'" -s bogus
+	expect_error iovatop-option-unknown 2 "unknown option" --bogus
+	expect_error iovatop-option-missing-arg 2 "needs an argument" --sort
+	expect_error iovatop-rows-bad 2 "rows needs a positive" -n -3
+	expect_error iovatop-prometheus-bad-address 2 "bad --prometheus address" -p nonsense
+	expect_error iovatop-prometheus-bad-host 2 "bad address" -p no.such.host.invalid:9464
+	expect_error iovatop-mode-unknown 2 "unknown mode" --mode=magic
+	expect_error iovatop-textfile-unwritable 2 "cannot write the textfile" \
+		-t /proc/no/such/dir/iova.prom 1 1
+	# a port in use (by another iovatop)
+	"$IOVATOP" -q -p 127.0.0.1:9470 10 >/dev/null 2>&1 &
+	local holder=$!
+	sleep 1.5
+	expect_error iovatop-port-in-use 2 "cannot listen on 127.0.0.1:9470" -p 127.0.0.1:9470 1 1
+	kill -INT $holder
+	wait $holder
+}
+
+test_unprivileged() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$IOVATOP" 1 1 >"$work/out" 2>"$work/err"
+	local rc=$?
+	if [ "$rc" = 1 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q 'needs root' "$work/err"; then
+		pass iovatop-unprivileged
+	else
+		fail iovatop-unprivileged "exit $rc: $(cat "$work/err")"
+	fi
+}
+
+test_help() {
+	"$IOVATOP" --help >"$work/help" 2>&1
+	expect_eq iovatop-help-exit 0 $? "--help exit status"
+	check iovatop-help-complete "--help misses an option" \
+		eval 'for o in --classes --cpus --domain --sort --rows --batch --json --prometheus --textfile --mode --hooks INTERVAL COUNT; do grep -q -- "$o" "$work/help" || exit 1; done'
+	check iovatop-man-page "man page missing or malformed" \
+		eval 'MANWIDTH=80 man -l "$TOP_DIR/tools/iovatop.8" 2>/dev/null | grep -q "dmascope_iova_allocs_total"'
+}
+
+iovatop_links() {
+	bpftool link show 2>/dev/null | grep -cE 'tracing|raw_tracepoint'
+}
+
+test_signals() {
+	local base pid sig
+	base=$(iovatop_links)
+	for sig in INT TERM; do
+		"$IOVATOP" -j 0.2 >/dev/null 2>&1 &
+		pid=$!
+		sleep 1.5
+		check "iovatop-attached-before-$sig" "no links while running" [ "$(iovatop_links)" -gt "$base" ]
+		kill -$sig $pid
+		wait $pid
+		expect_eq "iovatop-sig$sig-exit-0" 0 $? "exit status after SIG$sig"
+		expect_eq "iovatop-sig$sig-no-links-left" "$base" "$(iovatop_links)" "BPF links after SIG$sig"
+	done
+	"$IOVATOP" -j 0.2 >/dev/null 2>&1 &
+	pid=$!
+	sleep 1.5
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	sleep 0.5
+	expect_eq iovatop-sigkill-no-links-left "$base" "$(iovatop_links)" "BPF links after SIGKILL"
+}
+
+test_two_instances() {
+	"$IOVATOP" -j 0.3 3 >"$work/a" 2>&1 &
+	local a=$!
+	"$IOVATOP" -j 0.3 3 >"$work/b" 2>&1 &
+	local b=$!
+	run_benchmark 1 1 >/dev/null
+	wait $a
+	local ra=$?
+	wait $b
+	local rb=$?
+	check iovatop-two-instances "exit $ra/$rb, lines $(wc -l <"$work/a")/$(wc -l <"$work/b")" \
+		eval '[ $ra = 0 ] && [ $rb = 0 ] && [ "$(wc -l <"$work/a")" = 3 ] && [ "$(wc -l <"$work/b")" = 3 ]'
+}
+
+# From exec to attached and reporting: the first line of a 10 ms interval.
+# (Leaving takes longer: detaching fentry programs waits for RCU.)
+test_startup_time() {
+	local start now ms=99999 pid
+	start=$(date +%s%N)
+	"$IOVATOP" -j 0.01 >"$work/first" 2>&1 &
+	pid=$!
+	for _ in $(seq 500); do
+		if [ -s "$work/first" ]; then
+			now=$(date +%s%N)
+			ms=$(((now - start) / 1000000))
+			break
+		fi
+		sleep 0.01
+	done
+	kill -INT $pid
+	wait $pid
+	echo "# iovatop start-up to its first report (10 ms interval): ${ms} ms"
+	expect_range iovatop-startup-under-1s 0 1000 "$ms" "start-up (ms)"
+}
+
+test_prometheus() {
+	local pid
+	"$IOVATOP" -q -p 127.0.0.1:9464 -t "$work/iova.prom" 0.5 >"$work/prom.out" 2>&1 &
+	pid=$!
+	sleep 1.5
+	run_benchmark 1 1 >/dev/null
+	sleep 1
+	curl -s -o "$work/metrics" -w '%{http_code}' http://127.0.0.1:9464/metrics >"$work/code"
+	curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/ >"$work/code404"
+	kill -INT $pid
+	wait $pid
+	expect_eq iovatop-prometheus-http-200 200 "$(cat "$work/code")"
+	expect_eq iovatop-prometheus-http-404 404 "$(cat "$work/code404")"
+	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
+		grep -qE "^dmascope_iova_allocs_total\{domain=\"group[0-9]+\",device=\"$LAB_EDU_BDF\",order=\"0\",result=\"(loaded|hit)\"\} [1-9]" "$work/metrics"
+	check iovatop-prometheus-promtool "$(promtool check metrics <"$work/metrics" 2>&1 | head -n 3)" \
+		eval 'promtool check metrics <"$work/metrics" >/dev/null 2>&1'
+	check iovatop-textfile-promtool "$(promtool check metrics <"$work/iova.prom" 2>&1 | head -n 3)" \
+		eval '[ -s "$work/iova.prom" ] && promtool check metrics <"$work/iova.prom" >/dev/null 2>&1'
+	check iovatop-textfile-no-temp-left "temporary files left" \
+		eval '[ -z "$(ls "$work" | grep "iova.prom.*tmp")" ]'
+	check iovatop-quiet-prints-nothing "prints with -q: $(head -c 100 "$work/prom.out")" \
+		[ ! -s "$work/prom.out" ]
+}
+
+test_views() {
+	local v
+	for v in "" --classes --cpus; do
+		"$IOVATOP" -b $v 0.3 2 >"$work/view" 2>&1
+		check "iovatop-view${v:-default}" "$(head -c 200 "$work/view")" \
+			eval 'grep -q "^iovatop " "$work/view" && grep -q "$LAB_EDU_BDF" "$work/view" && grep -q "^lost: " "$work/view"'
+	done
+}
+
+test_bad_input
+test_unprivileged
+test_help
+test_signals
+test_two_instances
+test_startup_time
+test_prometheus
+test_views
