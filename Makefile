@@ -69,7 +69,7 @@ check: deps
 	@tests/check
 
 demo: deps
-	@tests/demo
+	@tests/demo/run
 
 bench: deps
 	@tests/bench/run

@@ -125,6 +125,7 @@ struct {
 } release_calls SEC(".maps");
 
 static struct iova_counters zero_counters;
+static void read_domain_state(u64 iovad_addr);
 static struct cache_state zero_cache;
 
 static void count_lost(u32 kind)
@@ -304,10 +305,15 @@ int BPF_PROG(tp_domain_device, struct iova_domain *iovad, struct device *dev)
 	return 0;
 }
 
+/* The last state, so that the counts since the last interval are kept */
 SEC("tp_btf/iova_domain_destroy")
 int BPF_PROG(tp_domain_destroy, struct iova_domain *iovad)
 {
-	mark_destroyed((u64)iovad);
+	u64 key = (u64)iovad;
+
+	if (bpf_map_lookup_elem(&domains, &key))
+		read_domain_state(key);
+	mark_destroyed(key);
 	return 0;
 }
 
@@ -881,6 +887,28 @@ struct cpu_walk {
 	u32 order;
 };
 
+/* The outcome counters of one CPU cache, in iovatop's order of results */
+static void add_counts(struct cache_state *st, struct iova_cpu_rcache *rc, u32 order)
+{
+	unsigned long a[4] = {}, f[4] = {};
+
+	if (order >= IOVATOP_CACHED_ORDERS)
+		return;
+	if (BPF_CORE_READ_INTO(&a, rc, alloc_count) || BPF_CORE_READ_INTO(&f, rc, free_count)) {
+		count_lost(LOST_READS);
+		return;
+	}
+	st->alloc_count[order][ALLOC_LOADED] += a[bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_LOADED) & 3];
+	st->alloc_count[order][ALLOC_PREV] += a[bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_PREV) & 3];
+	st->alloc_count[order][ALLOC_DEPOT] += a[bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_DEPOT) & 3];
+	st->alloc_count[order][ALLOC_MISS] += a[bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_MISS) & 3];
+	st->free_count[order][0] += f[bpf_core_enum_value(enum iova_free_result, IOVA_FREE_LOADED) & 3];
+	st->free_count[order][1] += f[bpf_core_enum_value(enum iova_free_result, IOVA_FREE_PREV) & 3];
+	st->free_count[order][2] += f[bpf_core_enum_value(enum iova_free_result, IOVA_FREE_NEW_MAG) & 3];
+	st->free_count[order][3] += f[bpf_core_enum_value(enum iova_free_result, IOVA_FREE_NO_MAG) & 3];
+	st->has_counts = 1;
+}
+
 /* One CPU's two magazines of one size class */
 static long cpu_step(u32 cpu, struct cpu_walk *walk)
 {
@@ -900,6 +928,8 @@ static long cpu_step(u32 cpu, struct cpu_walk *walk)
 	order = walk->order;
 	if (!st || cpu >= IOVATOP_MAX_CPUS || order >= IOVATOP_CACHED_ORDERS)
 		return 1;
+	if (bpf_core_field_exists(rc->alloc_count))
+		add_counts(st, rc, order);
 	/* one flat index, bounded right before use, for the verifier */
 	idx = order * IOVATOP_MAX_CPUS + cpu;
 	barrier_var(idx);
@@ -916,38 +946,41 @@ static void read_order(struct iova_domain *iovad, struct cache_state *st,
 	struct cpu_walk walk = { .iovad = (u64)iovad, .order = order };
 
 	walk.cpu_rcaches = (u64)BPF_CORE_READ(rcache, cpu_rcaches);
+	if (order < IOVATOP_CACHED_ORDERS) {
+		__builtin_memset(st->alloc_count[order], 0, sizeof(st->alloc_count[order]));
+		__builtin_memset(st->free_count[order], 0, sizeof(st->free_count[order]));
+	}
 	st->depot[order] = BPF_CORE_READ(rcache, depot_size);
 	own_lock((u64)rcache + bpf_core_field_offset(struct iova_rcache, lock),
 		 (u64)iovad, LOCK_DEPOT);
 	bpf_loop(IOVATOP_MAX_CPUS, cpu_step, &walk, 0);
 }
 
-static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx)
+/* Read a domain's caches, counters and tree size into the caches map */
+static void read_domain_state(u64 iovad_addr)
 {
-	struct iova_domain *iovad = (struct iova_domain *)*key;
+	struct iova_domain *iovad = (struct iova_domain *)iovad_addr;
 	struct iova_rcache *rcaches;
 	struct cache_state *st;
 	u32 order;
 
-	if (info->destroyed_ns)
-		return 0;
-	if (!bpf_map_lookup_elem(&caches, key))
-		bpf_map_update_elem(&caches, key, &zero_cache, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&caches, key);
+	if (!bpf_map_lookup_elem(&caches, &iovad_addr))
+		bpf_map_update_elem(&caches, &iovad_addr, &zero_cache, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&caches, &iovad_addr);
 	if (!st)
-		return 0;
+		return;
 	st->valid = 0;
 	st->granule = BPF_CORE_READ(iovad, granule);
 	if (!st->granule) {
 		count_lost(LOST_READS);
-		return 0;
+		return;
 	}
 	if (bpf_core_field_exists(iovad->nr_nodes))
 		st->nodes = BPF_CORE_READ(iovad, nr_nodes);
 	else
 		st->nodes = count_nodes(iovad);
-	own_lock((u64)iovad + bpf_core_field_offset(struct iova_domain, iova_rbtree_lock),
-		 (u64)iovad, LOCK_RBTREE);
+	own_lock(iovad_addr + bpf_core_field_offset(struct iova_domain, iova_rbtree_lock),
+		 iovad_addr, LOCK_RBTREE);
 
 	rcaches = BPF_CORE_READ(iovad, rcaches);
 	st->ncpus = nr_cpus < IOVATOP_MAX_CPUS ? nr_cpus : IOVATOP_MAX_CPUS;
@@ -957,9 +990,15 @@ static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx
 				   order * bpf_core_type_size(struct iova_rcache), order);
 	}
 	/* read_order() worked on the map value through other pointers */
-	st = bpf_map_lookup_elem(&caches, key);
+	st = bpf_map_lookup_elem(&caches, &iovad_addr);
 	if (st)
 		st->valid = 1;
+}
+
+static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx)
+{
+	if (!info->destroyed_ns)
+		read_domain_state(*key);
 	return 0;
 }
 

@@ -64,7 +64,8 @@ enum iovatop_lock_kind {
 
 /* How the tool observes the allocator (chosen at start-up) */
 enum iovatop_mode {
-	MODE_TRACEPOINT,	/* the iova:* events of the dmascope patches */
+	MODE_COUNTERS,		/* iova.stats counters + the rare iova:* events */
+	MODE_TRACEPOINT,	/* every iova:* event of the dmascope patches */
 	MODE_FENTRY,		/* fentry/fexit on exported functions */
 };
 
@@ -150,8 +151,13 @@ struct cache_state {
 	__u64 depot[IOVATOP_CACHED_ORDERS];	/* full magazines */
 	__u32 loaded[IOVATOP_CACHED_ORDERS][IOVATOP_MAX_CPUS];
 	__u32 prev[IOVATOP_CACHED_ORDERS][IOVATOP_MAX_CPUS];
+	/* outcome counters of the CPU caches (iova.stats), summed over CPUs */
+	__u64 alloc_count[IOVATOP_CACHED_ORDERS][ALLOC_BYPASS];	/* loaded..miss */
+	__u64 free_count[IOVATOP_CACHED_ORDERS][ALLOC_BYPASS];	/* loaded, prev, new_mag, no_mag */
 	__u32 ncpus;		/* CPUs read */
 	__u32 valid;		/* 0: the domain was gone or unreadable */
+	__u32 has_counts;	/* the kernel has the counters */
+	__u32 pad;
 };
 
 #endif /* IOVATOP_H */

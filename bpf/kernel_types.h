@@ -54,6 +54,8 @@ struct iova_cpu_rcache {
 	struct spinlock lock;
 	struct iova_magazine *loaded;
 	struct iova_magazine *prev;
+	unsigned long alloc_count[4];	/* dmascope patches: iova.stats */
+	unsigned long free_count[4];
 } __core;
 
 /* The depot is an array on 6.1 and a list with the patches: not read */

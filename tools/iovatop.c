@@ -28,6 +28,7 @@
 
 #define NR_BUCKETS	(IOVATOP_ORDER_DOMAIN + 1)
 #define MAX_LINKS	64
+#define STATS_PARAM	"/sys/module/iova/parameters/stats"
 
 static const char usage_text[] =
 "Usage: iovatop [OPTION]... [INTERVAL [COUNT]]\n"
@@ -60,8 +61,10 @@ static const char usage_text[] =
 "                       node_exporter textfile collector (atomic rename)\n"
 "  -q, --quiet          no table (useful with --prometheus or --textfile)\n"
 "How to observe:\n"
-"  -m, --mode=MODE      auto (default), tracepoint (the iova:* events of the\n"
-"                       dmascope kernel patches) or fentry (exported\n"
+"  -m, --mode=MODE      auto (default), counters (the dmascope patches'\n"
+"                       iova.stats counters and their rare iova:* events),\n"
+"                       tracepoint (every iova:* event: exact per call, but a\n"
+"                       probe on every map and unmap) or fentry (exported\n"
 "                       functions; any kernel with BTF)\n"
 "  -v, --verbose        print which hook serves which metric at start-up\n"
 "      --hooks          print the hooks and unavailable metrics, then exit\n"
@@ -196,9 +199,9 @@ static void parse_options(int argc, char **argv)
 		case 't': opt.textfile = optarg; break;
 		case 'q': opt.quiet = true; break;
 		case 'm':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "tracepoint") &&
-			    strcmp(optarg, "fentry"))
-				dms_fail(EXIT_USAGE, "unknown mode '%s' (auto, tracepoint, fentry)", optarg);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "counters") &&
+			    strcmp(optarg, "tracepoint") && strcmp(optarg, "fentry"))
+				dms_fail(EXIT_USAGE, "unknown mode '%s' (auto, counters, tracepoint, fentry)", optarg);
 			opt.mode = optarg;
 			break;
 		case 'v': opt.verbose = true; break;
@@ -254,6 +257,17 @@ static const struct hook tracepoint_hooks[] = {
 	{}
 };
 
+static const struct hook counter_hooks[] = {
+	{ "iova.stats counters (read at each interval)", "allocations and where they were served; frees and where they went" },
+	{ "tp_btf/iova_depot_push, iova_depot_pop", "depot pushes and pops" },
+	{ "tp_btf/iova_tree_alloc", "rbtree allocations (misses, sizes that bypass the caches), walks, depth" },
+	{ "tp_btf/iova_tree_free", "rbtree frees" },
+	{ "tp_btf/iova_magazine_release", "magazines emptied into the rbtree, their IOVAs and lock time" },
+	{ "tp_btf/iova_cache_flush", "cache flushes and their reasons" },
+	{ "tp_btf/iova_domain_init, _device, _destroy", "domains, owners, devices; the last counts of a destroyed domain" },
+	{}
+};
+
 static const struct hook fentry_hooks[] = {
 	{ "fentry+fexit/alloc_iova_fast", "allocations; hit or miss (not which magazine), flush-and-retry" },
 	{ "fexit/alloc_iova", "rbtree allocations, failures, insert depth" },
@@ -270,14 +284,25 @@ static const struct hook common_hooks[] = {
 	{}
 };
 
+static const char *mode_name(void)
+{
+	static const char *const names[] = { "counters", "tracepoint", "fentry" };
+
+	return names[st.mode];
+}
+
 static void print_hooks(FILE *f)
 {
+	static const char *const what[] = {
+		"counters (iova.stats counters and the rare iova:* events of the dmascope patches)",
+		"tracepoint (every iova:* event of the dmascope patches)",
+		"fentry (exported IOVA functions; no iova:* events in this kernel)",
+	};
+	static const struct hook *const hooks[] = { counter_hooks, tracepoint_hooks, fentry_hooks };
 	const struct hook *h;
 
-	fprintf(f, "mode: %s\n", st.mode == MODE_TRACEPOINT ?
-		"tracepoint (iova:* events of the dmascope patches)" :
-		"fentry (exported IOVA functions; no iova:* events in this kernel)");
-	for (h = st.mode == MODE_TRACEPOINT ? tracepoint_hooks : fentry_hooks; h->name; h++) {
+	fprintf(f, "mode: %s\n", what[st.mode]);
+	for (h = hooks[st.mode]; h->name; h++) {
 		if (!st.have_release_hook && strstr(h->name, "magazine_free_pfns"))
 			continue;
 		fprintf(f, "  %-45s %s\n", h->name, h->serves);
@@ -296,6 +321,9 @@ static void print_hooks(FILE *f)
 	} else {
 		fprintf(f, "  (none)\n");
 	}
+	if (st.mode == MODE_COUNTERS)
+		fprintf(f, "note: iovatop sets %s to 1 and leaves it set (write 0 to stop counting)\n",
+			STATS_PARAM);
 	if (st.ncpus > IOVATOP_MAX_CPUS)
 		fprintf(f, "  caches of CPUs %d and above: only %d CPUs are read\n",
 			IOVATOP_MAX_CPUS, IOVATOP_MAX_CPUS);
@@ -325,7 +353,13 @@ static void choose_mode(void)
 		dms_fail(EXIT_RUNTIME, "this kernel has no alloc_iova_fast/free_iova_fast in its BTF");
 	if (!tp && !fentry)
 		dms_fail(EXIT_RUNTIME, "no IOVA allocator in this kernel (no iova:* events, no alloc_iova_fast in BTF): is CONFIG_IOMMU_IOVA set?");
-	st.mode = (tp && strcmp(opt.mode, "fentry")) ? MODE_TRACEPOINT : MODE_FENTRY;
+	if (!strcmp(opt.mode, "counters") && (!tp || access(STATS_PARAM, W_OK)))
+		dms_fail(EXIT_RUNTIME, "this kernel has no writable %s (apply kernel-patches/)", STATS_PARAM);
+	if (tp && strcmp(opt.mode, "fentry"))
+		st.mode = strcmp(opt.mode, "tracepoint") && !access(STATS_PARAM, W_OK) ?
+			  MODE_COUNTERS : MODE_TRACEPOINT;
+	else
+		st.mode = MODE_FENTRY;
 }
 
 static void select_programs(struct iovatop_bpf *skel)
@@ -336,8 +370,10 @@ static void select_programs(struct iovatop_bpf *skel)
 		const char *name = bpf_program__name(prog);
 		bool load = true;
 
-		if (!strncmp(name, "tp_", 3))
+		if (!strncmp(name, "tp_rcache_", 10))
 			load = st.mode == MODE_TRACEPOINT;
+		else if (!strncmp(name, "tp_", 3))
+			load = st.mode != MODE_FENTRY;
 		else if (!strncmp(name, "fentry_", 7) || !strncmp(name, "fexit_", 6))
 			load = st.mode == MODE_FENTRY;
 		if (strstr(name, "release") && st.mode == MODE_FENTRY && !st.have_release_hook)
@@ -382,6 +418,15 @@ static void attach_programs(struct iovatop_bpf *skel)
 	}
 }
 
+/* The kernel counts cache outcomes per CPU only while asked to. */
+static void enable_counters(void)
+{
+	FILE *f = fopen(STATS_PARAM, "w");
+
+	if (!f || fputs("1\n", f) < 0 || fclose(f))
+		dms_fail(EXIT_RUNTIME, "cannot enable %s: %s", STATS_PARAM, strerror(errno));
+}
+
 static void setup_bpf(void)
 {
 	struct iovatop_bpf *skel;
@@ -416,6 +461,8 @@ static void setup_bpf(void)
 			 strerror(-err));
 	attach_programs(skel);
 	st.skel = skel;
+	if (st.mode == MODE_COUNTERS)
+		enable_counters();
 }
 
 /* ---- reading the BPF maps ---- */
@@ -794,6 +841,28 @@ static void forget_domain(struct domain *d)
 	st.ndomains--;
 }
 
+/*
+ * Counters mode: the CPU caches' own counters give the cache outcomes;
+ * sizes that bypass the caches are the rbtree's large allocations.
+ */
+static void apply_counters(struct domain *d)
+{
+	static const int free_slot[4] = { FREE_LOADED, FREE_PREV, FREE_NEW_MAG, FREE_NO_MAG };
+	struct iova_counters *large = &d->total[IOVATOP_ORDER_LARGE];
+	int o, r;
+
+	if (!d->cache.has_counts)
+		return;
+	for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
+		for (r = 0; r < ALLOC_BYPASS; r++)
+			d->total[o].alloc[r] = d->cache.alloc_count[o][r];
+		for (r = 0; r < 4; r++)
+			d->total[o].free[free_slot[r]] = d->cache.free_count[o][r];
+	}
+	large->alloc[ALLOC_BYPASS] = large->tree_alloc + large->tree_alloc_fail;
+	large->free[FREE_BYPASS] = large->tree_free;
+}
+
 static void collect(void)
 {
 	int i, o, k;
@@ -806,6 +875,9 @@ static void collect(void)
 	read_lost();
 	for (i = 0; i < st.ndomains; i++) {
 		struct domain *d = &st.domains[i];
+
+		if (st.mode == MODE_COUNTERS)
+			apply_counters(d);
 
 		for (o = 0; o < NR_BUCKETS; o++) {
 			sub_counters(&d->delta[o], &d->total[o], &d->prev[o]);
@@ -1050,7 +1122,7 @@ static void render_table(void)
 	if (!opt.batch)
 		dms_buf_printf(&st.out, "\033[H\033[2J");
 	dms_buf_printf(&st.out, "iovatop %s  mode %s  %d domains  interval %.2fs\n", when,
-		       st.mode == MODE_TRACEPOINT ? "tracepoint" : "fentry", st.ndomains,
+		       mode_name(), st.ndomains,
 		       st.interval);
 	if (opt.view == VIEW_CLASSES)
 		table_classes(&st.out, list, n, rows);
@@ -1197,7 +1269,7 @@ static void render_json(void)
 	dms_json_object(&j, NULL);
 	dms_json_double(&j, "time", dms_wall_time());
 	dms_json_double(&j, "interval_s", st.interval);
-	dms_json_str(&j, "mode", st.mode == MODE_TRACEPOINT ? "tracepoint" : "fentry");
+	dms_json_str(&j, "mode", mode_name());
 	dms_json_array(&j, "domains");
 	for (i = 0; i < n; i++)
 		json_domain(&j, list[i]);
@@ -1254,7 +1326,7 @@ static void render_metrics(void)
 	dms_buf_reset(b);
 	dms_prom_header(b, PROM("info"), "gauge", "1, with the way iovatop observes the allocator");
 	{
-		const char *labels[] = { "mode", st.mode == MODE_TRACEPOINT ? "tracepoint" : "fentry", NULL };
+		const char *labels[] = { "mode", mode_name(), NULL };
 
 		dms_prom_sample(b, PROM("info"), labels, 1);
 	}

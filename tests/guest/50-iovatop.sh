@@ -55,14 +55,15 @@ model_args() {
 }
 
 # Seed 003: iovatop watches the rotation from before the domain exists.
+# usage: test_rotation MODE
 test_rotation() {
-	local pid name
+	local mode=$1 pid name t=iovatop-rotation-$1
 	if patched; then
 		echo 600000 >$IOVA_PARAMS/depot_delay_ms
 		echo 0 >$IOVA_PARAMS/idle_reclaim_ms
 	fi
-	start_iovatop "$work/rot.json" -j 0.5 -d private || {
-		fail iovatop-rotation "iovatop did not start: $(cat "$work/rot.json.err")"
+	start_iovatop "$work/rot.json" -j 0.5 -d private --mode="$mode" || {
+		fail "$t" "iovatop did not start: $(cat "$work/rot.json.err")"
 		return
 	}
 	pid=$!
@@ -70,7 +71,7 @@ test_rotation() {
 	iovaload rotate n="$N" order=0
 	sleep 1.2
 	stop_iovatop "$pid"
-	expect_eq iovatop-rotation-exit 0 $? "iovatop exit status after SIGINT"
+	expect_eq "$t-exit" 0 $? "iovatop exit status after SIGINT"
 	name=$(/usr/bin/python3 -c 'import json,sys
 for l in sys.stdin:
     for d in json.loads(l)["domains"]:
@@ -78,9 +79,10 @@ for l in sys.stdin:
 	/usr/bin/python3 "$TESTS_DIR/guest/iovatop_json.py" "$name" <"$work/rot.json" >"$work/rot.got"
 	# shellcheck disable=SC2046
 	model expect rotate $(model_args) --phase burst >"$work/rot.want"
-	expect_eq iovatop-rotation-allocs $((N * CPUS)) \
+	expect_eq "$t-allocs" $((N * CPUS)) \
 		"$(awk -F= '$1 == "allocs" { print $2 }' "$work/rot.got")" "allocations of $name"
-	model compare iovatop-rotation "$work/rot.want" "$work/rot.got"
+	model compare "$t" "$work/rot.want" "$work/rot.got"
+	iovaload destroy
 }
 
 # Caches filled before iovatop started are read exactly too.
@@ -151,7 +153,14 @@ print(sum(d["lock_wait_ns"]["rbtree"] for l in sys.stdin for d in json.loads(l)[
 }
 
 load_iovaload || { fail iovatop-setup "cannot load iovaload"; exit 0; }
-test_rotation
+if patched; then
+	test_rotation tracepoint
+	test_rotation counters
+else
+	test_rotation fentry
+fi
+iovaload create
+iovaload rotate n="$N" order=0
 test_cache_state_at_start
 iovaload destroy
 test_benchmark

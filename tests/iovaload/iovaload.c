@@ -42,6 +42,7 @@
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/iova.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -79,6 +80,7 @@ static unsigned long granule_shift;
 static struct held_list held;
 static struct counters count;
 static int last_error;
+static u64 last_ns;		/* how long the last command took */
 static char last_command[CMD_MAX];
 static struct dentry *dir;
 
@@ -669,7 +671,9 @@ static ssize_t control_write(struct file *file, const char __user *ubuf,
 
 	mutex_lock(&lock);
 	strscpy(last_command, strim(buf), sizeof(last_command));
+	last_ns = ktime_get_ns();
 	ret = run_command(buf);
+	last_ns = ktime_get_ns() - last_ns;
 	last_error = ret;
 	mutex_unlock(&lock);
 	return ret ? ret : len;
@@ -696,6 +700,7 @@ static int status_show(struct seq_file *m, void *unused)
 	seq_printf(m, "unmaps %lld\n", atomic64_read(&count.unmaps));
 	seq_printf(m, "last_command %s\n", last_command);
 	seq_printf(m, "last_error %d\n", last_error);
+	seq_printf(m, "last_ns %llu\n", last_ns);
 	mutex_unlock(&lock);
 	return 0;
 }

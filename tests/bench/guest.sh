@@ -1,0 +1,119 @@
+#!/bin/bash
+# One kernel's part of make bench, inside the lab.  Writes
+# $LAB_OUT/bench-<variant>-<round>.json.  Timings here are TCG timings:
+# they only mean something as ratios to the other kernel's numbers from
+# the same make bench run.
+#   BENCH_ROUND   which alternation round this boot is (for the file name)
+#   BENCH_QUICK=1 shorter runs (for trying the harness)
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../guest/lib.sh"
+
+IOVATOP=$TOP_DIR/.output/iovatop
+round=${BENCH_ROUND:-1}
+secs=5
+reps=3
+late=70
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	secs=2
+	reps=1
+	late=12
+fi
+out=$LAB_OUT/bench-$KERNEL_VARIANT-$round.json
+json=$(mktemp)
+
+# average map and unmap latency (us) of one dma_map_benchmark run
+bench_once() {
+	run_benchmark 2 "$secs" | awk '
+		/average map latency/ { sub(/.*latency\(us\):/, ""); sub(/ .*/, ""); map = $0 }
+		/average unmap latency/ { sub(/.*latency\(us\):/, ""); sub(/ .*/, ""); unmap = $0 }
+		END { printf "%s %s\n", map, unmap }'
+}
+
+# One benchmark run with iovatop attached (default view, 1 s interval)
+bench_with_iovatop() {
+	local pid
+	"$IOVATOP" -b 1 >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	bench_once
+	kill -INT $pid
+	wait $pid
+}
+
+# What the caches of the iovaload domain hold now (iovatop reads it exactly)
+cache_state() {
+	"$IOVATOP" -j 0.2 1 -d private | /usr/bin/python3 -c '
+import json, sys
+d = [d for d in json.load(sys.stdin)["domains"] if d["kind"] == "private"][0]
+print(json.dumps({"cached_iovas": d["cached_iovas"], "depot_magazines": d["depot_magazines"],
+                  "magazine_bytes": d["magazine_bytes"], "tree_nodes": d["tree"]["nodes"]}))'
+}
+
+# Seed 003: rotate a burst of N IOVAs over all CPUs while iovatop counts
+# what went back to the rbtree on the free path; then watch the caches.
+rotation() {
+	local n=5000 pid t0
+	load_iovaload
+	iovaload create
+	"$IOVATOP" -j 0.5 -d private >"$json.rot" 2>/dev/null &
+	pid=$!
+	sleep 1.5
+	iovaload rotate n=$n order=0
+	local rotate_ns
+	rotate_ns=$(iovaload_status last_ns)
+	t0=$SECONDS
+	sleep 0.5
+	kill -INT $pid
+	wait $pid
+	/usr/bin/python3 - "$json.rot" $n "$rotate_ns" <<'PY' >"$json.rotation"
+import json, sys
+path, n, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tree_frees = released = allocs = misses = 0
+for line in open(path):
+    for d in json.loads(line)["domains"]:
+        if d["kind"] != "private":
+            continue
+        tree_frees += d["tree"]["frees"]
+        released += sum(d["iovas_released"].values())
+        allocs += d["allocs"]
+        misses += d["misses"]
+print(json.dumps({"n_per_cpu": n, "allocs": allocs, "misses": misses,
+                  "tree_frees_during_burst": tree_frees,
+                  "ns_per_alloc_free": ns / max(allocs, 1)}))
+PY
+	sleep $((1 - (SECONDS - t0) > 0 ? 1 - (SECONDS - t0) : 0))
+	cache_state >"$json.at1"
+	sleep 9
+	cache_state >"$json.at10"
+	sleep $((late - 10))
+	cache_state >"$json.late"
+	iovaload destroy
+}
+
+echo "# bench on $KERNEL_VARIANT (round $round): rotation and cache ageing"
+rotation
+echo "# bench on $KERNEL_VARIANT: dma_map_benchmark without and with iovatop"
+# interleaved, so that drift of this shared machine hits both alike
+: >"$json.plain"
+: >"$json.with"
+for i in $(seq "$reps"); do
+	bench_once >>"$json.plain"
+	bench_with_iovatop >>"$json.with"
+done
+plain=$(cat "$json.plain" "$json.with" | tr '\n' ' ')
+/usr/bin/python3 - "$plain" "$reps" "$KERNEL_VARIANT" "$round" "$late" \
+	"$json.rotation" "$json.at1" "$json.at10" "$json.late" <<'PY' >"$out"
+import json, sys
+vals, reps = sys.argv[1].split(), int(sys.argv[2])
+pairs = [(float(vals[i]), float(vals[i + 1])) for i in range(0, len(vals), 2)]
+load = lambda p: json.load(open(p))
+print(json.dumps({
+    "kernel": sys.argv[3], "round": int(sys.argv[4]), "late_s": int(sys.argv[5]),
+    "latency_us": {"plain": pairs[:reps], "iovatop": pairs[reps:]},
+    "rotation": load(sys.argv[6]),
+    "cached_after": {"1s": load(sys.argv[7]), "10s": load(sys.argv[8]),
+                     "late": load(sys.argv[9])},
+}, indent=1))
+PY
+echo "# wrote $out"
+rm -f "$json"*

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Turn the per-boot bench JSON files into results.json, README.md, the
+data files of the graphs, and a line of history.csv.
+
+  summarize.py RAW_DIR DOCS_DIR QUICK
+"""
+import datetime
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def load(raw):
+    runs = {"vanilla": [], "default": []}
+    for path in sorted(glob.glob(os.path.join(raw, "bench-*.json"))):
+        with open(path) as f:
+            r = json.load(f)
+        runs[r["kernel"]].append(r)
+    return runs
+
+
+def latency(runs, kind):
+    """Median map+unmap latency (us) over all runs of a kernel."""
+    return median([m + u for r in runs for m, u in r["latency_us"][kind]])
+
+
+def cached(runs, when, field):
+    return median([r["cached_after"][when][field] for r in runs])
+
+
+def rotation(runs, field):
+    return median([r["rotation"][field] for r in runs])
+
+
+def summarize(runs):
+    v, p = runs["vanilla"], runs["default"]
+    s = {
+        "latency_us": {
+            "vanilla": latency(v, "plain"), "patched": latency(p, "plain"),
+            "vanilla_with_iovatop": latency(v, "iovatop"),
+            "patched_with_iovatop": latency(p, "iovatop"),
+        },
+        "rotation": {k: {"vanilla": rotation(v, k), "patched": rotation(p, k)}
+                     for k in ("tree_frees_during_burst", "misses", "ns_per_alloc_free")},
+        "cached": {w: {k: {"vanilla": cached(v, w, k), "patched": cached(p, w, k)}
+                       for k in ("cached_iovas", "magazine_bytes", "depot_magazines")}
+                   for w in ("1s", "10s", "late")},
+        "late_s": (v or p)[0]["late_s"],
+    }
+    lat = s["latency_us"]
+    s["ratios"] = {
+        "patched_over_vanilla_latency": lat["patched"] / lat["vanilla"],
+        "iovatop_overhead_patched": lat["patched_with_iovatop"] / lat["patched"],
+        "iovatop_overhead_vanilla": lat["vanilla_with_iovatop"] / lat["vanilla"],
+        "rotation_time_patched_over_vanilla":
+            s["rotation"]["ns_per_alloc_free"]["patched"] /
+            s["rotation"]["ns_per_alloc_free"]["vanilla"],
+    }
+    return s
+
+
+def table(s, quick, when):
+    c, r, lat, q = s["cached"], s["rotation"], s["latency_us"], s["ratios"]
+    late = s["late_s"]
+    rows = [
+        ("IOVAs returned to the rbtree on the free path (seed 003 burst)",
+         r["tree_frees_during_burst"]["vanilla"], r["tree_frees_during_burst"]["patched"]),
+        ("rbtree allocations (cache misses) in the burst",
+         r["misses"]["vanilla"], r["misses"]["patched"]),
+        ("IOVAs still cached 1 s after the load", c["1s"]["cached_iovas"]["vanilla"],
+         c["1s"]["cached_iovas"]["patched"]),
+        ("IOVAs still cached 10 s after the load", c["10s"]["cached_iovas"]["vanilla"],
+         c["10s"]["cached_iovas"]["patched"]),
+        ("IOVAs still cached %d s after the load" % late, c["late"]["cached_iovas"]["vanilla"],
+         c["late"]["cached_iovas"]["patched"]),
+        ("magazine memory 10 s after (KiB)", c["10s"]["magazine_bytes"]["vanilla"] / 1024,
+         c["10s"]["magazine_bytes"]["patched"] / 1024),
+        ("dma_map_benchmark map+unmap (us, TCG)", lat["vanilla"], lat["patched"]),
+    ]
+    out = ["# Benchmarks", "",
+           "Made by `make bench` on %s%s. Lab: QEMU TCG, 4 vCPUs, emulated Intel IOMMU;"
+           % (when, " (BENCH_QUICK: short runs, not for the record)" if quick else ""),
+           "the vanilla and the patched kernel were booted in alternation and every",
+           "number is a median over the rounds. Timings are TCG timings: only their",
+           "ratios mean something. Raw numbers: results.json; how: tests/bench/.", "",
+           "| | vanilla 6.1 | patched |", "|---|---:|---:|"]
+    for name, a, b in rows:
+        out.append("| %s | %s | %s |" % (name, fmt(a), fmt(b)))
+    out += ["", "| ratio | value |", "|---|---:|",
+            "| patched / vanilla, map+unmap latency, tracing off | %.3f |"
+            % q["patched_over_vanilla_latency"],
+            "| patched / vanilla, time per alloc+free in the rotation | %.3f |"
+            % q["rotation_time_patched_over_vanilla"],
+            "| iovatop attached / not, patched kernel (tracepoints) | %.3f |"
+            % q["iovatop_overhead_patched"],
+            "| iovatop attached / not, vanilla kernel (fentry) | %.3f |"
+            % q["iovatop_overhead_vanilla"],
+            "", "![cached IOVAs after the load](cache.png)", "",
+            "![latency ratios](latency.png)", "",
+            "![ratios over time](history.png)", ""]
+    return "\n".join(out)
+
+
+def fmt(x):
+    return "%.0f" % x if abs(x) >= 100 or x == int(x) else "%.2f" % x
+
+
+def main():
+    raw, docs, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+    runs = load(raw)
+    if not runs["vanilla"] or not runs["default"]:
+        sys.exit("summarize: missing runs of one kernel")
+    s = summarize(runs)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    with open(os.path.join(docs, "results.json"), "w") as f:
+        json.dump({"date": when, "commit": commit, "quick": quick, "summary": s,
+                   "runs": runs}, f, indent=1)
+    with open(os.path.join(docs, "README.md"), "w") as f:
+        f.write(table(s, quick, when))
+    c = s["cached"]
+    with open(os.path.join(docs, "cache.dat"), "w") as f:
+        f.write("# when vanilla patched\n")
+        for w, label in (("1s", "1 s"), ("10s", "10 s"), ("late", "%d s" % s["late_s"])):
+            f.write('"%s" %d %d\n' % (label, c[w]["cached_iovas"]["vanilla"],
+                                      c[w]["cached_iovas"]["patched"]))
+    q = s["ratios"]
+    with open(os.path.join(docs, "latency.dat"), "w") as f:
+        f.write("# what ratio\n")
+        f.write('"patched/vanilla" %.4f\n' % q["patched_over_vanilla_latency"])
+        f.write('"iovatop (tracepoints)" %.4f\n' % q["iovatop_overhead_patched"])
+        f.write('"iovatop (fentry)" %.4f\n' % q["iovatop_overhead_vanilla"])
+    history = os.path.join(docs, "history.csv")
+    new = not os.path.exists(history)
+    with open(history, "a") as f:
+        if new:
+            f.write("date,commit,quick,patched_over_vanilla,iovatop_patched,iovatop_vanilla,"
+                    "burst_tree_frees_vanilla,burst_tree_frees_patched\n")
+        f.write("%s,%s,%d,%.4f,%.4f,%.4f,%d,%d\n" % (
+            when, commit, quick, q["patched_over_vanilla_latency"],
+            q["iovatop_overhead_patched"], q["iovatop_overhead_vanilla"],
+            s["rotation"]["tree_frees_during_burst"]["vanilla"],
+            s["rotation"]["tree_frees_during_burst"]["patched"]))
+
+
+if __name__ == "__main__":
+    main()
