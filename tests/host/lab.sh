@@ -64,9 +64,10 @@ test_kernel_problems() {
 # The kernel under test is the one just built from the current inputs.
 test_kernel_is_current() {
 	local want got
-	want=$(strings "$(tests/lab/kernel --dir)/linux/vmlinux" | grep -m 1 '^Linux version')
-	got=$(tests/lab/run 'cat /proc/version' </dev/null 2>/dev/null | tr -d '\r')
-	expect_eq lab-boots-current-kernel "$want" "$got" "/proc/version in the guest"
+	want=$(sed -n 's/^#define UTS_VERSION "\(.*\)"/\1/p' \
+		"$(tests/lab/kernel --dir)/linux/include/generated/utsversion.h")
+	got=$(tests/lab/run 'uname -v' </dev/null 2>/dev/null | tr -d '\r')
+	expect_eq lab-boots-current-kernel "$want" "$got" "uname -v in the guest"
 }
 
 # Copy the inputs of the kernel build to a scratch tree to change them.
@@ -82,7 +83,7 @@ scratch_hash() {
 }
 
 test_kernel_cache() {
-	local base
+	local base first
 	scratch_tree
 	base=$(scratch_hash)
 	expect_eq kernel-hash-stable "$base" "$(scratch_hash)" "hash of unchanged inputs"
@@ -94,8 +95,12 @@ test_kernel_cache() {
 		[ "$base" != "$(scratch_hash)" ]
 
 	scratch_tree
-	sed -i '0,/^---$/s//--- /' "$out/tree/kernel-patches/$(head -n 1 kernel-patches/series)"
-	check kernel-rebuilds-on-patch-change "hash unchanged after a patch change" \
+	first=$out/tree/kernel-patches/$(head -n 1 kernel-patches/series)
+	sed -i '0,/^Subject: /s//Subject: reworded /' "$first"
+	check kernel-not-rebuilt-on-message-change "hash changed with the commit message only" \
+		[ "$base" = "$(scratch_hash)" ]
+	sed -i '0,/^+\t/s/^+\t\(.*\)$/+\t\1 /' "$first"
+	check kernel-rebuilds-on-patch-change "hash unchanged after a change to a patch's code" \
 		[ "$base" != "$(scratch_hash)" ]
 
 	# Nothing changed: the build is a no-op that says so.

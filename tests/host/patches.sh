@@ -30,10 +30,10 @@ test_checkpatch() {
 	}
 	for p in "${patches[@]}"; do
 		name=checkpatch-${p##*/}
-		(cd "$tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --terse \
+		(cd "$tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict \
 			--ignore MISSING_SIGN_OFF,FILE_PATH_CHANGES "$p") >"$out/cp" 2>&1
-		if grep -qE ': (ERROR|WARNING|CHECK):' "$out/cp" || ! grep -q 'total: 0 errors, 0 warnings, 0 checks' "$out/cp"; then
-			fail "$name" "$(grep -m 3 -E 'ERROR|WARNING|CHECK|total' "$out/cp" | tr '\n' ' ')"
+		if ! grep -q 'total: 0 errors, 0 warnings, 0 checks' "$out/cp"; then
+			fail "$name" "$(grep -m 3 -E '^(ERROR|WARNING|CHECK)|total' "$out/cp" | tr '\n' ' ')"
 		else
 			pass "$name"
 		fi
