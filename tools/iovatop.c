@@ -542,67 +542,79 @@ static void read_domains(void)
 	}
 }
 
-static void read_stats(void)
+/*
+ * Call fn with each key of a per-CPU hash map and the values of all
+ * possible CPUs.  Keys are at most 16 bytes here.
+ */
+static void for_each_percpu(int fd, size_t value_size,
+			    void (*fn)(const void *key, const void *values))
 {
-	int fd = bpf_map__fd(st.skel->maps.stats);
-	struct stats_key key, next, *prev = NULL;
-	struct iova_counters *percpu;
-	int cpu;
+	char key[16], next[16];
+	void *values = calloc(st.ncpus, value_size);
+	bool first = true;
 
-	percpu = calloc(st.ncpus, sizeof(*percpu));
-	if (!percpu)
+	if (!values)
 		dms_fail(EXIT_RUNTIME, "out of memory");
-	for (int i = 0; i < st.ndomains; i++)
-		memset(st.domains[i].total, 0, sizeof(st.domains[i].total));
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, percpu)) {
+	while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
+		memcpy(key, next, sizeof(key));
+		first = false;
+		if (bpf_map_lookup_elem(fd, key, values)) {
 			st.read_errors++;
 			continue;
 		}
-		struct domain *d = find_domain(key.iovad, true);
-
-		if (key.order >= NR_BUCKETS)
-			continue;
-		for (cpu = 0; cpu < st.ncpus; cpu++)
-			add_counters(&d->total[key.order], &percpu[cpu]);
+		fn(key, values);
 	}
-	free(percpu);
+	free(values);
 }
 
-static void read_locks(void)
+_Static_assert(sizeof(struct stats_key) <= 16 && sizeof(struct lock_key) <= 16,
+	       "for_each_percpu() keys are at most 16 bytes");
+
+static void add_stats(const void *k, const void *values)
 {
-	int fd = bpf_map__fd(st.skel->maps.lock_stats);
-	struct lock_key key, next, *prev = NULL;
-	struct lock_stats *percpu = calloc(st.ncpus, sizeof(*percpu));
+	const struct stats_key *key = k;
+	const struct iova_counters *percpu = values;
+	struct domain *d = find_domain(key->iovad, true);
 	int cpu;
 
-	if (!percpu)
-		dms_fail(EXIT_RUNTIME, "out of memory");
-	for (int i = 0; i < st.ndomains; i++)
-		memset(st.domains[i].lock_total, 0, sizeof(st.domains[i].lock_total));
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, percpu)) {
-			st.read_errors++;
-			continue;
-		}
-		struct domain *d = find_domain(key.iovad, false);
+	if (key->order >= NR_BUCKETS)
+		return;
+	for (cpu = 0; cpu < st.ncpus; cpu++)
+		add_counters(&d->total[key->order], &percpu[cpu]);
+}
 
-		if (!d || key.kind >= LOCK_KINDS)
-			continue;
-		struct lock_stats *t = &d->lock_total[key.kind];
+static void add_lock_stats(const void *k, const void *values)
+{
+	const struct lock_key *key = k;
+	const struct lock_stats *percpu = values;
+	struct domain *d = find_domain(key->iovad, false);
+	struct lock_stats *t;
+	int cpu;
 
-		for (cpu = 0; cpu < st.ncpus; cpu++) {
-			t->wait_ns += percpu[cpu].wait_ns;
-			t->count += percpu[cpu].count;
-			if (percpu[cpu].max_ns > t->max_ns)
-				t->max_ns = percpu[cpu].max_ns;
-		}
+	if (!d || key->kind >= LOCK_KINDS)
+		return;
+	t = &d->lock_total[key->kind];
+	for (cpu = 0; cpu < st.ncpus; cpu++) {
+		t->wait_ns += percpu[cpu].wait_ns;
+		t->count += percpu[cpu].count;
+		if (percpu[cpu].max_ns > t->max_ns)
+			t->max_ns = percpu[cpu].max_ns;
 	}
-	free(percpu);
+}
+
+/* The BPF counters are cumulative: sum them afresh at each interval. */
+static void read_stats(void)
+{
+	int i;
+
+	for (i = 0; i < st.ndomains; i++) {
+		memset(st.domains[i].total, 0, sizeof(st.domains[i].total));
+		memset(st.domains[i].lock_total, 0, sizeof(st.domains[i].lock_total));
+	}
+	for_each_percpu(bpf_map__fd(st.skel->maps.stats), sizeof(struct iova_counters),
+			add_stats);
+	for_each_percpu(bpf_map__fd(st.skel->maps.lock_stats), sizeof(struct lock_stats),
+			add_lock_stats);
 }
 
 static void read_caches(void)
@@ -824,6 +836,35 @@ static void summarize(struct domain *d)
 			    IOVATOP_MAG_BYTES;
 }
 
+/* Its lock addresses may be reused by other memory once it is freed */
+static void forget_locks(uint64_t iovad)
+{
+	int fd = bpf_map__fd(st.skel->maps.lock_owners);
+	uint64_t key, next, *doomed = NULL;
+	struct lock_owner owner;
+	size_t n = 0, cap = 0;
+	bool first = true;
+
+	/* collect first: deleting while walking would restart the walk */
+	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		key = next;
+		first = false;
+		if (bpf_map_lookup_elem(fd, &key, &owner) || owner.iovad != iovad)
+			continue;
+		if (n == cap) {
+			uint64_t *grown = realloc(doomed, (cap = cap ? 2 * cap : 64) * sizeof(*grown));
+
+			if (!grown)
+				dms_fail(EXIT_RUNTIME, "out of memory");
+			doomed = grown;
+		}
+		doomed[n++] = key;
+	}
+	while (n)
+		bpf_map_delete_elem(fd, &doomed[--n]);
+	free(doomed);
+}
+
 static void forget_domain(struct domain *d)
 {
 	struct stats_key sk = { .iovad = d->iovad };
@@ -836,6 +877,7 @@ static void forget_domain(struct domain *d)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.stats), &sk);
 	for (lk.kind = 0; lk.kind < LOCK_KINDS; lk.kind++)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.lock_stats), &lk);
+	forget_locks(d->iovad);
 	i = d - st.domains;
 	memmove(d, d + 1, (st.ndomains - i - 1) * sizeof(*d));
 	st.ndomains--;
@@ -870,7 +912,6 @@ static void collect(void)
 	run_snapshot();
 	read_domains();
 	read_stats();
-	read_locks();
 	read_caches();
 	read_lost();
 	for (i = 0; i < st.ndomains; i++) {
