@@ -27,5 +27,5 @@ set key top left
 set xlabel "run"
 set yrange [0.8:1.3]
 plot "history.csv" using 0:4 title "patched/vanilla latency", \
-     "" using 0:5 title "iovatop overhead (tracepoints)", \
+     "" using 0:5 title "iovatop overhead (counters)", \
      "" using 0:6 title "iovatop overhead (fentry)"
