@@ -10,10 +10,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #define NR_BUCKETS	(IOVATOP_ORDER_DOMAIN + 1)
 #define MAX_LINKS	64
 #define STATS_PARAM	"/sys/module/iova/parameters/stats"
+#define STATS_LOCK	"/run/dmascope-iovatop.lock"
 
 static const char usage_text[] =
 "Usage: iovatop [OPTION]... [INTERVAL [COUNT]]\n"
@@ -322,7 +325,7 @@ static void print_hooks(FILE *f)
 		fprintf(f, "  (none)\n");
 	}
 	if (st.mode == MODE_COUNTERS)
-		fprintf(f, "note: iovatop sets %s to 1 and leaves it set (write 0 to stop counting)\n",
+		fprintf(f, "note: iovatop sets %s to 1 while it runs; the last iovatop to stop sets it back to 0\n",
 			STATS_PARAM);
 	if (st.ncpus > IOVATOP_MAX_CPUS)
 		fprintf(f, "  caches of CPUs %d and above: only %d CPUs are read\n",
@@ -418,13 +421,68 @@ static void attach_programs(struct iovatop_bpf *skel)
 	}
 }
 
-/* The kernel counts cache outcomes per CPU only while asked to. */
-static void enable_counters(void)
+/*
+ * The kernel counts cache outcomes per CPU only while iova.stats is set.
+ * That is one switch for the whole kernel, shared by every iovatop that
+ * runs, so each holds a shared flock on STATS_LOCK while it runs, and the
+ * lock file records that an iovatop (not the administrator) turned the
+ * counters on.  The last one to stop turns them off again: after iovatop
+ * the fast path is what it was before.  One killed by SIGKILL leaves them
+ * on until the next one stops.
+ */
+static int stats_lock = -1;
+
+static bool write_stats_param(const char *value)
 {
 	FILE *f = fopen(STATS_PARAM, "w");
+	bool ok = f && fputs(value, f) >= 0;
 
-	if (!f || fputs("1\n", f) < 0 || fclose(f))
-		dms_fail(EXIT_RUNTIME, "cannot enable %s: %s", STATS_PARAM, strerror(errno));
+	if (f && fclose(f))
+		ok = false;
+	return ok;
+}
+
+static void restore_counters(void)
+{
+	char mark[2];
+
+	if (flock(stats_lock, LOCK_EX | LOCK_NB) == 0 &&
+	    pread(stats_lock, mark, 2, 0) == 2 && !memcmp(mark, "on", 2)) {
+		if (!write_stats_param("0\n"))
+			dms_warn("cannot turn %s off: %s", STATS_PARAM, strerror(errno));
+		else if (ftruncate(stats_lock, 0))
+			dms_warn("cannot clear %s: %s", STATS_LOCK, strerror(errno));
+	}
+	close(stats_lock);
+}
+
+static void enable_counters(void)
+{
+	char was = '?';
+	FILE *f;
+
+	stats_lock = open(STATS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (stats_lock >= 0 && flock(stats_lock, LOCK_SH)) {
+		close(stats_lock);
+		stats_lock = -1;
+	}
+	if (stats_lock < 0)
+		dms_warn("cannot lock %s (%s): %s will stay on after iovatop",
+			 STATS_LOCK, strerror(errno), STATS_PARAM);
+	/* read under the lock: an iovatop that is stopping may turn it off */
+	f = fopen(STATS_PARAM, "r");
+	if (f) {
+		was = fgetc(f);
+		fclose(f);
+	}
+	if (was != '1' && was != 'Y') {
+		if (!write_stats_param("1\n"))
+			dms_fail(EXIT_RUNTIME, "cannot enable %s: %s", STATS_PARAM, strerror(errno));
+		if (stats_lock >= 0 && pwrite(stats_lock, "on\n", 3, 0) != 3)
+			dms_warn("cannot write %s: %s", STATS_LOCK, strerror(errno));
+	}
+	if (stats_lock >= 0)
+		atexit(restore_counters);
 }
 
 static void setup_bpf(void)

@@ -105,6 +105,15 @@ PY
 
 echo "# bench on $KERNEL_VARIANT (round $round): rotation and cache ageing"
 rotation
+# "Not attached" means the patches' counters are off too: the last
+# iovatop to stop must have turned iova.stats off again.
+expect_counters_off() {
+	[ ! -e "$IOVA_PARAMS/stats" ] || [ "$(cat "$IOVA_PARAMS/stats")" = 0 ] || {
+		echo "bench: iova.stats is still on after iovatop stopped" >&2
+		exit 1
+	}
+}
+
 # The cache fast path alone: every CPU at once allocates and frees 100
 # one-page IOVAs, 3000 times; all but the first round hit the caches.
 # iovaload times the command in the kernel: ns per alloc+free pair.
@@ -128,6 +137,7 @@ iovaload concurrent n=100 order=0 rounds=10
 : >"$json.hot"
 : >"$json.hotwith"
 for i in $(seq "$reps"); do
+	expect_counters_off
 	hot_once >>"$json.hot"
 	hot_with_iovatop >>"$json.hotwith"
 done
@@ -138,6 +148,7 @@ echo "# bench on $KERNEL_VARIANT: dma_map_benchmark without and with iovatop"
 : >"$json.plain"
 : >"$json.with"
 for i in $(seq "$reps"); do
+	expect_counters_off
 	bench_once >>"$json.plain"
 	bench_with_iovatop >>"$json.with"
 done

@@ -3,7 +3,8 @@
 # iovatop behaves like a serious tool: one-line errors and exit 2 for bad
 # input, exit 1 without privileges, clean detach on SIGINT/SIGTERM and
 # SIGKILL, two instances at once, quick start-up, Prometheus and textfile
-# output that promtool accepts, and every view.
+# output that promtool accepts, every view, and iova.stats switched back
+# off by the last iovatop to stop.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -165,6 +166,52 @@ test_views() {
 	done
 }
 
+# Start iovatop in the background and wait for its first report.
+# usage: start_reporting OUTPUT ARGS...   (sets $started to its pid)
+start_reporting() {
+	local out=$1
+	shift
+	"$IOVATOP" "$@" >"$out" 2>&1 &
+	started=$!
+	for _ in $(seq 300); do
+		[ -s "$out" ] && return 0
+		sleep 0.1
+	done
+}
+
+stats_param() { cat "$IOVA_PARAMS/stats"; }
+
+# iova.stats is on while an iovatop runs and back off when the last one
+# stops; a value the administrator set is left alone.
+test_stats_switch() {
+	local a b
+	[ -w "$IOVA_PARAMS/stats" ] || return 0
+	echo 0 >"$IOVA_PARAMS/stats"
+	"$IOVATOP" -j 0.2 2 >/dev/null 2>&1
+	expect_eq iovatop-stats-off-after-one-run 0 "$(stats_param)" "iova.stats after iovatop"
+	start_reporting "$work/a" -j 0.2
+	a=$started
+	start_reporting "$work/b" -j 0.2
+	b=$started
+	expect_eq iovatop-stats-on-while-running 1 "$(stats_param)" "iova.stats while two run"
+	kill -INT $a
+	wait $a
+	expect_eq iovatop-stats-on-for-the-other 1 "$(stats_param)" "iova.stats after the first stopped"
+	kill -INT $b
+	wait $b
+	expect_eq iovatop-stats-off-after-the-last 0 "$(stats_param)" "iova.stats after both stopped"
+	start_reporting "$work/a" -j 0.2
+	kill -KILL $started
+	wait $started 2>/dev/null
+	expect_eq iovatop-stats-on-after-sigkill 1 "$(stats_param)" "iova.stats after SIGKILL"
+	"$IOVATOP" -j 0.2 1 >/dev/null 2>&1
+	expect_eq iovatop-stats-off-after-the-next 0 "$(stats_param)" "iova.stats after the next run"
+	echo 1 >"$IOVA_PARAMS/stats"
+	"$IOVATOP" -j 0.2 1 >/dev/null 2>&1
+	expect_eq iovatop-stats-admin-value-kept 1 "$(stats_param)" "iova.stats set by hand"
+	echo 0 >"$IOVA_PARAMS/stats"
+}
+
 test_bad_input
 test_unprivileged
 test_help
@@ -173,3 +220,4 @@ test_two_instances
 test_startup_time
 test_prometheus
 test_views
+test_stats_switch
