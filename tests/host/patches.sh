@@ -1,7 +1,7 @@
 #!/bin/bash
 # The kernel patch series: every patch is checkpatch --strict clean, has a
-# real commit message, is listed in the series, and every prefix of the
-# series builds and boots.
+# real commit message, is listed in the series, every prefix of the
+# series builds and boots, and the KUnit tests leave the fast path alone.
 #   PATCHES_BISECT=0   skip the build-and-boot of each prefix
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -77,7 +77,39 @@ test_each_patch_builds_and_boots() {
 	done
 }
 
+# The instructions of one function in an object file, addresses left out
+fast_path_code() {
+	objdump -d --no-show-raw-insn "$1" |
+		awk -v f="<$2>:" '$2 == f { on = 1; next } on && /^$/ { exit } on' |
+		sed -E 's/^ *[0-9a-f]+:\s*//; s/[0-9a-f]+ <[^>]*>/ADDR/g'
+}
+
+# Built-in KUnit tests must not change how the fast path compiles: the
+# full series with and without CONFIG_IOMMU_IOVA_KUNIT_TEST gives the same
+# alloc_iova_fast() and free_iova_fast() (once they did not, and cost 15%).
+test_fast_path_without_tests() {
+	local n=${#patches[@]} with without f
+	if [ "${PATCHES_BISECT:-1}" = 0 ]; then
+		skip fast-path-same-without-kunit "PATCHES_BISECT=0"
+		return
+	fi
+	with=$(tests/lab/kernel --dir)/linux/drivers/iommu/iova.o
+	if ! KERNEL_PATCHES_UPTO=$n tests/lab/kernel >"$out/build" 2>&1; then
+		fail fast-path-same-without-kunit "the series without KUnit does not build"
+		return
+	fi
+	without=$(KERNEL_PATCHES_UPTO=$n tests/lab/kernel --dir)/linux/drivers/iommu/iova.o
+	for f in alloc_iova_fast free_iova_fast; do
+		fast_path_code "$with" $f >"$out/with"
+		fast_path_code "$without" $f >"$out/without"
+		check "fast-path-same-without-kunit-$f" \
+			"$(diff "$out/with" "$out/without" | wc -l) lines differ ($(wc -l <"$out/with") instructions)" \
+			eval '[ -s "$out/with" ] && cmp -s "$out/with" "$out/without"'
+	done
+}
+
 test_series_complete
 test_checkpatch
 test_commit_messages
 test_each_patch_builds_and_boots
+test_fast_path_without_tests
