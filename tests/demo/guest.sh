@@ -23,30 +23,34 @@ load_iovaload
 iovaload create
 # The load: dma_map_benchmark maps and unmaps through the edu device's
 # domain; iovaload moves a burst from CPU to CPU (seed 003) on its own.
-"$BENCH" -t 2 -s $((seconds + 5)) -g 1 >/dev/null 2>&1 &
-bench=$!
-(
+# It starts after iovatop attached and ends before iovatop detaches:
+# attaching patches the code of the hooked functions, and under TCG doing
+# that while another vCPU runs the code has livelocked the guest.
+load() {
 	sleep 3
+	"$BENCH" -t 2 -s $((seconds > 8 ? seconds - 5 : 1)) -g 1 >/dev/null 2>&1 &
+	local bench=$!
+	sleep 2
 	while kill -0 $bench 2>/dev/null; do
 		iovaload rotate n=2000 order=0
 		iovaload rotate n=300 order=2
 		sleep 2
 	done
-) &
-rotor=$!
+	wait $bench
+}
+load &
+loader=$!
 
 banner "iovatop, live for ${seconds}s (q or Ctrl-C in your terminal ends the lab early)"
-sleep 1
 "$IOVATOP" $live -n 12 1 "$seconds"
+wait $loader
 
-banner "iovatop --cpus: what each CPU's cache holds (the seed 003 picture)"
+banner "iovatop --cpus: what each CPU's cache holds now (the seed 003 picture)"
 "$IOVATOP" -b --cpus -d private 1 1
 
-banner "iovatop --classes for the edu device"
+banner "iovatop --classes for the edu device: what its caches hold per size"
 "$IOVATOP" -b --classes -d "$LAB_EDU_BDF" 1 1
 
-kill $rotor $bench 2>/dev/null
-wait 2>/dev/null
 banner "the kernel's own view: perf stat -e 'iova:*' over one benchmark second"
 perf stat -a -e 'iova:iova_rcache_alloc,iova:iova_rcache_free,iova:iova_tree_alloc,iova:iova_depot_push' \
 	-- "$BENCH" -t 2 -s 1 -g 1 2>&1 | grep -E 'iova:|elapsed'

@@ -27,6 +27,19 @@ expect_error() {
 	fi
 }
 
+# Start iovatop in the background and wait for its first report.
+# usage: start_reporting OUTPUT ARGS...   (sets $started to its pid)
+start_reporting() {
+	local out=$1
+	shift
+	"$IOVATOP" "$@" >"$out" 2>&1 &
+	started=$!
+	for _ in $(seq 300); do
+		[ -s "$out" ] && return 0
+		sleep 0.1
+	done
+}
+
 test_bad_input() {
 	expect_error iovatop-interval-zero 2 'interval must be a positive' 0
 	expect_error iovatop-interval-text 2 'interval must be a positive' abc
@@ -96,18 +109,24 @@ test_signals() {
 	expect_eq iovatop-sigkill-no-links-left "$base" "$(iovatop_links)" "BPF links after SIGKILL"
 }
 
+# Attaching and detaching patch the code of the functions they hook, and
+# under TCG doing that while another vCPU runs the code has livelocked the
+# guest: every iovatop here starts and stops while the benchmark is idle.
 test_two_instances() {
-	"$IOVATOP" -j 0.3 3 >"$work/a" 2>&1 &
-	local a=$!
-	"$IOVATOP" -j 0.3 3 >"$work/b" 2>&1 &
-	local b=$!
+	local a b ra rb
+	start_reporting "$work/a" -j 0.3
+	a=$started
+	start_reporting "$work/b" -j 0.3
+	b=$started
 	run_benchmark 1 1 >/dev/null
+	sleep 0.4
+	kill -INT $a $b
 	wait $a
-	local ra=$?
+	ra=$?
 	wait $b
-	local rb=$?
+	rb=$?
 	check iovatop-two-instances "exit $ra/$rb, lines $(wc -l <"$work/a")/$(wc -l <"$work/b")" \
-		eval '[ $ra = 0 ] && [ $rb = 0 ] && [ "$(wc -l <"$work/a")" = 3 ] && [ "$(wc -l <"$work/b")" = 3 ]'
+		eval '[ $ra = 0 ] && [ $rb = 0 ] && [ "$(wc -l <"$work/a")" -ge 3 ] && [ "$(wc -l <"$work/b")" -ge 3 ]'
 }
 
 # From exec to attached and reporting: the first line of a 10 ms interval.
@@ -136,7 +155,11 @@ test_prometheus() {
 	local pid
 	"$IOVATOP" -q -p 127.0.0.1:9464 -t "$work/iova.prom" 0.5 >"$work/prom.out" 2>&1 &
 	pid=$!
-	sleep 1.5
+	# the first textfile says it is attached and reading
+	for _ in $(seq 300); do
+		[ -s "$work/iova.prom" ] && break
+		sleep 0.1
+	done
 	run_benchmark 1 1 >/dev/null
 	sleep 1
 	curl -s -o "$work/metrics" -w '%{http_code}' http://127.0.0.1:9464/metrics >"$work/code"
@@ -165,20 +188,6 @@ test_views() {
 			eval 'grep -q "^iovatop " "$work/view" && grep -q "$LAB_EDU_BDF" "$work/view" && grep -q "^lost: " "$work/view"'
 	done
 }
-
-# Start iovatop in the background and wait for its first report.
-# usage: start_reporting OUTPUT ARGS...   (sets $started to its pid)
-start_reporting() {
-	local out=$1
-	shift
-	"$IOVATOP" "$@" >"$out" 2>&1 &
-	started=$!
-	for _ in $(seq 300); do
-		[ -s "$out" ] && return 0
-		sleep 0.1
-	done
-}
-
 stats_param() { cat "$IOVA_PARAMS/stats"; }
 
 # iova.stats is on while an iovatop runs and back off when the last one
