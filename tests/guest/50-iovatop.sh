@@ -142,13 +142,20 @@ test_lock_contention() {
 print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["lock_wait_ns"].values()))' <"$work/idle.json")
 	expect_eq iovatop-idle-no-lock-wait 0 "$wait_ns" "lock wait on an idle system (ns)"
 
-	start_iovatop "$work/lock.json" -j 0.5 -d private || return
-	pid=$!
-	iovaload concurrent n=500 order=6 rounds=4
-	sleep 0.6
-	stop_iovatop "$pid"
-	wait_ns=$(/usr/bin/python3 -c 'import json,sys
+	# Whether two vCPUs meet on the lock is up to the host's scheduler
+	# (TCG, shared cores): up to three bursts, until one contends.
+	local try
+	for try in 1 2 3; do
+		start_iovatop "$work/lock.json" -j 0.5 -d private || return
+		pid=$!
+		iovaload concurrent n=500 order=6 rounds=6
+		sleep 0.6
+		stop_iovatop "$pid"
+		wait_ns=$(/usr/bin/python3 -c 'import json,sys
 print(sum(d["lock_wait_ns"]["rbtree"] for l in sys.stdin for d in json.loads(l)["domains"]))' <"$work/lock.json")
+		[ "$wait_ns" -gt 0 ] && break
+	done
+	echo "# rbtree lock wait ${wait_ns} ns (burst $try)"
 	expect_range iovatop-contention-rbtree-wait 1 100000000000000 "$wait_ns" "rbtree lock wait under concurrent misses (ns)"
 }
 
