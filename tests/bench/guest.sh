@@ -29,24 +29,15 @@ bench_once() {
 		END { printf "%s %s\n", map, unmap }'
 }
 
-# Start iovatop and wait until it reported once: attached and reading.
-# (Attaching fentry programs while the benchmark hammers the function is
-# what a user would do, but under TCG it once livelocked the guest.)
-start_iovatop() {
-	local out=$1
-	shift
-	"$IOVATOP" "$@" >"$out" 2>&1 &
-	for _ in $(seq 200); do
-		[ -s "$out" ] && return 0
-		sleep 0.1
-	done
-}
+# iovatop starts (start_iovatop) and stops while the load is idle:
+# attaching fentry programs while the benchmark hammers the function is
+# what a user would do, but under TCG it once livelocked the guest.
 
 # One benchmark run with iovatop attached (default view, 1 s interval)
 bench_with_iovatop() {
 	local pid
 	start_iovatop "$json.top" -b 1
-	pid=$!
+	pid=$IOVATOP_PID
 	bench_once
 	kill -INT $pid
 	wait $pid
@@ -68,7 +59,7 @@ rotation() {
 	load_iovaload
 	iovaload create
 	start_iovatop "$json.rot" -j 0.5 -d private
-	pid=$!
+	pid=$IOVATOP_PID
 	iovaload rotate n=$n order=0
 	local rotate_ns
 	rotate_ns=$(iovaload_status last_ns)
@@ -125,7 +116,7 @@ hot_once() {
 hot_with_iovatop() {
 	local pid
 	start_iovatop "$json.top" -b 1
-	pid=$!
+	pid=$IOVATOP_PID
 	hot_once
 	kill -INT $pid
 	wait $pid

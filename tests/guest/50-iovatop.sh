@@ -33,17 +33,6 @@ cleanup() {
 trap cleanup EXIT
 
 # Start iovatop in the background and wait until it reported once.
-start_iovatop() {
-	local out=$1
-	shift
-	"$IOVATOP" "$@" >"$out" 2>"$out.err" &
-	for _ in $(seq 100); do
-		[ -s "$out" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 stop_iovatop() {
 	kill -INT "$1" 2>/dev/null
 	wait "$1"
@@ -66,7 +55,7 @@ test_rotation() {
 		fail "$t" "iovatop did not start: $(cat "$work/rot.json.err")"
 		return
 	}
-	pid=$!
+	pid=$IOVATOP_PID
 	iovaload create
 	iovaload rotate n="$N" order=0
 	sleep 1.2
@@ -110,7 +99,7 @@ test_benchmark() {
 		fail iovatop-benchmark "iovatop did not start: $(cat "$work/bench.json.err")"
 		return
 	}
-	pid=$!
+	pid=$IOVATOP_PID
 	calls=$(count_calls alloc_iova_fast run_benchmark 2 3)
 	stop_iovatop "$pid"
 	counted=$(/usr/bin/python3 -c 'import json,sys
@@ -147,7 +136,7 @@ print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["loc
 	local try
 	for try in 1 2 3; do
 		start_iovatop "$work/lock.json" -j 0.5 -d private || return
-		pid=$!
+		pid=$IOVATOP_PID
 		iovaload concurrent n=500 order=6 rounds=6
 		sleep 0.6
 		stop_iovatop "$pid"

@@ -27,19 +27,6 @@ expect_error() {
 	fi
 }
 
-# Start iovatop in the background and wait for its first report.
-# usage: start_reporting OUTPUT ARGS...   (sets $started to its pid)
-start_reporting() {
-	local out=$1
-	shift
-	"$IOVATOP" "$@" >"$out" 2>&1 &
-	started=$!
-	for _ in $(seq 300); do
-		[ -s "$out" ] && return 0
-		sleep 0.1
-	done
-}
-
 test_bad_input() {
 	expect_error iovatop-interval-zero 2 'interval must be a positive' 0
 	expect_error iovatop-interval-text 2 'interval must be a positive' abc
@@ -114,10 +101,10 @@ test_signals() {
 # guest: every iovatop here starts and stops while the benchmark is idle.
 test_two_instances() {
 	local a b ra rb
-	start_reporting "$work/a" -j 0.3
-	a=$started
-	start_reporting "$work/b" -j 0.3
-	b=$started
+	start_iovatop "$work/a" -j 0.3
+	a=$IOVATOP_PID
+	start_iovatop "$work/b" -j 0.3
+	b=$IOVATOP_PID
 	run_benchmark 1 1 >/dev/null
 	sleep 0.4
 	kill -INT $a $b
@@ -198,10 +185,10 @@ test_stats_switch() {
 	echo 0 >"$IOVA_PARAMS/stats"
 	"$IOVATOP" -j 0.2 2 >/dev/null 2>&1
 	expect_eq iovatop-stats-off-after-one-run 0 "$(stats_param)" "iova.stats after iovatop"
-	start_reporting "$work/a" -j 0.2
-	a=$started
-	start_reporting "$work/b" -j 0.2
-	b=$started
+	start_iovatop "$work/a" -j 0.2
+	a=$IOVATOP_PID
+	start_iovatop "$work/b" -j 0.2
+	b=$IOVATOP_PID
 	expect_eq iovatop-stats-on-while-running 1 "$(stats_param)" "iova.stats while two run"
 	kill -INT $a
 	wait $a
@@ -209,9 +196,9 @@ test_stats_switch() {
 	kill -INT $b
 	wait $b
 	expect_eq iovatop-stats-off-after-the-last 0 "$(stats_param)" "iova.stats after both stopped"
-	start_reporting "$work/a" -j 0.2
-	kill -KILL $started
-	wait $started 2>/dev/null
+	start_iovatop "$work/a" -j 0.2
+	kill -KILL $IOVATOP_PID
+	wait $IOVATOP_PID 2>/dev/null
 	expect_eq iovatop-stats-on-after-sigkill 1 "$(stats_param)" "iova.stats after SIGKILL"
 	"$IOVATOP" -j 0.2 1 >/dev/null 2>&1
 	expect_eq iovatop-stats-off-after-the-next 0 "$(stats_param)" "iova.stats after the next run"

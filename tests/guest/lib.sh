@@ -85,3 +85,19 @@ wait_for() {
 	done
 	echo "$got"
 }
+
+# Start iovatop in the background and wait until it reported once, i.e.
+# it is attached and reading.  Its pid is then in $IOVATOP_PID, its
+# stderr in OUTPUT.err.  Fails when it did not report within 10 s.
+# usage: start_iovatop OUTPUT ARGS...
+start_iovatop() {
+	local out=$1
+	shift
+	"$TOP_DIR/.output/iovatop" "$@" >"$out" 2>"$out.err" &
+	IOVATOP_PID=$!
+	for _ in $(seq 100); do
+		[ -s "$out" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
