@@ -8,13 +8,16 @@
 #   make kernel     build the lab kernel [KERNEL_VARIANT=default|debug|vanilla]
 #   make lab CMD='...' [KERNEL_VARIANT=] [LAB_CPUS=] [LAB_MEM=] [LAB_TIMEOUT=]
 #                   [LAB_APPEND=]      run CMD as root in the lab kernel
+#   make fresh-check   the README's commands on a fresh Debian 12 root
+#                   (debootstrap), as a new user runs them (root; not in CI)
 #   make clean      remove the tools' build output (not the kernel cache)
 
 # Settings given on the command line reach the scripts through the
 # environment; these are the ones they read.
 export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE
+export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
 
-.PHONY: all deps kernel module lab check demo bench clean
+.PHONY: all deps kernel module lab check demo bench fresh-check clean
 
 OUTPUT := .output
 TOOLS := iovatop
@@ -73,6 +76,9 @@ demo: deps
 
 bench: deps
 	@tests/bench/run
+
+fresh-check: deps
+	@tests/fresh/run
 
 clean:
 	rm -rf .output

@@ -148,7 +148,99 @@ test_bad_settings() {
 		grep -q "unknown KERNEL_VARIANT 'nosuch'" "$out/log"
 }
 
+# A PATH that has every program of this machine but one.
+path_without() {
+	local bin=$out/bin-without-$1 f
+	rm -rf "$bin"
+	mkdir -p "$bin"
+	for f in /usr/local/sbin/* /usr/local/bin/* /usr/sbin/* /usr/bin/*; do
+		[ "${f##*/}" = "$1" ] || ln -sf "$f" "$bin/${f##*/}"
+	done
+	echo "$bin"
+}
+
+# A program that a build step needs is missing: the build says so in one
+# line, naming the program and its package, before it starts (the check
+# up front) and from a step's log (when a step still meets one).
+test_missing_program() {
+	local bin rc
+	bin=$(path_without rsync)
+	DMASCOPE_CACHE=$out/cache PATH=$bin tests/lab/kernel >"$out/log" 2>&1
+	rc=$?
+	if [ "$rc" != 0 ] && [ "$(grep -c 'error:' "$out/log")" = 1 ] &&
+		grep -q 'rsync not found (install the Debian package rsync' "$out/log" &&
+		[ ! -d "$out/cache/kernels/default-$(tests/lab/kernel --hash)/linux" ]; then
+		pass kernel-missing-program-named-before-build
+	else
+		fail kernel-missing-program-named-before-build "exit $rc; output: $(tail -n 2 "$out/log")"
+	fi
+	# the benchmark step's own failure, as a fresh machine met it
+	PATH=$bin bash -c 'set -euo pipefail; . tests/lab/common.sh
+		run_step "make headers_install" "$1" sh -c "echo installing; rsync -a /x /y"' \
+		step "$out/step.log" >"$out/log" 2>&1
+	rc=$?
+	if [ "$rc" != 0 ] && grep -q "^step: error: step 'make headers_install' failed (log: $out/step.log): rsync not found (install the Debian package rsync" "$out/log" &&
+		grep -q '^    installing' "$out/log"; then
+		pass lab-step-names-missing-program
+	else
+		fail lab-step-names-missing-program "exit $rc; output: $(tail -n 2 "$out/log")"
+	fi
+	# any other failing command under set -e: named, with its line
+	bash -c 'set -euo pipefail; . tests/lab/common.sh; true; false' unexpected >"$out/log" 2>&1
+	rc=$?
+	if [ "$rc" = 1 ] && grep -qx "unexpected: error: line 1: 'false' failed with status 1" "$out/log"; then
+		pass lab-script-failure-named
+	else
+		fail lab-script-failure-named "exit $rc; output: $(cat "$out/log")"
+	fi
+}
+
+# make lab typed in a terminal: script(1) gives it a pseudo-terminal.  It
+# must neither stop (QEMU in a background process group gets SIGTTOU)
+# nor lose the command's output or status.
+test_lab_in_terminal() {
+	local rc
+	timeout 600 script -qefc "make -s lab CMD='echo hello from \$(tty); exit 7'" \
+		"$out/typescript" </dev/null >/dev/null 2>&1
+	rc=$?
+	if [ "$rc" = 7 ] && grep -q 'hello from /dev/ttyS1' "$out/typescript"; then
+		pass lab-in-terminal
+	else
+		fail lab-in-terminal "exit $rc (124: it hung); output: $(tail -n 2 "$out/typescript" | tr -d '\r')"
+	fi
+}
+
+# Ctrl-C in a terminal stops the guest at once and leaves no QEMU behind.
+test_lab_ctrl_c() {
+	local marker=dmascope_ctrl_c_test=$$ rc start=$SECONDS ts=$out/ctrl-c
+	: >"$ts"
+	{
+		for _ in $(seq 300); do
+			grep -q 'guest-started' "$ts" && break
+			sleep 1
+		done
+		printf '\003'
+		for _ in $(seq 60); do
+			pgrep -f "$marker" >/dev/null || break
+			sleep 1
+		done
+	} | LAB_APPEND=$marker timeout 600 script -qefc \
+		"make -s lab CMD='echo guest-started; sleep 1000'" "$ts" >/dev/null 2>&1
+	rc=$?
+	if pgrep -f "$marker" >/dev/null; then
+		fail lab-ctrl-c-stops-guest "QEMU still runs after Ctrl-C"
+		pkill -KILL -f "$marker"
+	elif [ "$rc" = 124 ] || ! grep -q 'interrupted: the guest was stopped' "$ts"; then
+		fail lab-ctrl-c-stops-guest "exit $rc after $((SECONDS - start))s; output: $(tail -n 2 "$ts" | tr -d '\r')"
+	else
+		pass lab-ctrl-c-stops-guest
+	fi
+}
+
 test_exit_status
+test_lab_in_terminal
+test_lab_ctrl_c
+test_missing_program
 test_guest_sees_tree
 test_kernel_is_current
 test_kernel_problems

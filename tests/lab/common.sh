@@ -16,6 +16,69 @@ say() {
 	printf '%s: %s\n' "${0##*/}" "$*" >&2
 }
 
+# The Debian package that provides command $1, from tests/lab/packages
+# (each line: package, then the commands the scripts use from it).
+package_of() {
+	awk -v cmd="$1" '{ sub(/#.*/, "") }
+		{ for (i = 2; i <= NF; i++) if ($i == cmd) { print $1; exit } }' \
+		"$LAB_DIR/packages"
+}
+
+# Name the missing program and its package; $1 is what needed it.
+die_not_found() {
+	local pkg
+	pkg=$(package_of "$2")
+	die "$1: $2 not found (install the Debian package ${pkg:-that provides it}: make deps)"
+}
+
+# require WHAT CMD...: fail at once, before any long step, when a program
+# that WHAT needs is missing.
+require() {
+	local what=$1 cmd
+	shift
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null 2>&1 || die_not_found "$what" "$cmd"
+	done
+}
+
+# run_step NAME LOG CMD...: run CMD with its output appended to LOG, and
+# report a failure with step_failed.
+run_step() {
+	local name=$1 log=$2 rc=0
+	shift 2
+	"$@" >>"$log" 2>&1 || rc=$?
+	[ "$rc" = 0 ] || step_failed "$name" "$log" "$rc"
+}
+
+# step_failed NAME LOG STATUS: the last lines of LOG, then one line that
+# names the step, the log, and the missing program when the log says that
+# one was not found.
+step_failed() {
+	local name=$1 log=$2 rc=$3 missing
+	tail -n 15 "$log" | sed 's/^/    /' >&2
+	missing=$(sed -n -E -e 's/.*(^|[ :])([A-Za-z0-9_.+-]+): (command )?not found$/\2/p' \
+		-e 's/^make(\[[0-9]+\])?: ([A-Za-z0-9_.+-]+): No such file or directory$/\2/p' \
+		"$log" | tail -n 1)
+	[ -n "$missing" ] && die_not_found "step '$name' failed (log: $log)" "$missing"
+	die "step '$name' failed with status $rc (log: $log)"
+}
+
+# With set -e, a failing command would end a script without a word.  Every
+# such script that sources this file says which command failed, and where.
+# (Scripts without set -e check their commands themselves.)
+on_error() {
+	local rc=$1 line=$2 cmd=$3 prog
+	prog=${cmd%% *}
+	if [ "$rc" = 127 ] && ! command -v "$prog" >/dev/null 2>&1; then
+		die_not_found "line $line" "$prog"
+	fi
+	die "line $line: '$cmd' failed with status $rc"
+}
+if [[ $- == *e* ]]; then
+	set -E
+	trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+fi
+
 # Print seconds as 3m05s.
 fmt_duration() {
 	printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
