@@ -6,14 +6,18 @@ TOP_DIR=$(cd "$LAB_DIR/../.." && pwd)
 DMASCOPE_CACHE=${DMASCOPE_CACHE:-$HOME/.cache/dmascope}
 KERNEL_SOURCE_TARBALL=${KERNEL_SOURCE_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 
-# One-line error on stderr, then exit.  The prefix names the script.
+# The prefix of every message: the script's name, or the name a script
+# sets before sourcing this file (several scripts are called "run").
+script_name=${script_name:-${0##*/}}
+
+# One-line error on stderr, then exit.
 die() {
-	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+	printf '%s: error: %s\n' "$script_name" "$*" >&2
 	exit 1
 }
 
 say() {
-	printf '%s: %s\n' "${0##*/}" "$*" >&2
+	printf '%s: %s\n' "$script_name" "$*" >&2
 }
 
 # The Debian package that provides command $1, from tests/lab/packages
@@ -78,6 +82,13 @@ if [[ $- == *e* ]]; then
 	set -E
 	trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
 fi
+
+# The Debian mirror that this machine's apt uses for bookworm's main
+# component (empty when apt knows none).
+host_mirror() {
+	apt-cache policy 2>/dev/null |
+		awk '$3 == "bookworm/main" && $4 == "amd64" { print $2; exit }'
+}
 
 # Print seconds as 3m05s.
 fmt_duration() {
