@@ -24,7 +24,7 @@ TOOLS := iovatop
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
-ARCH_INCLUDE := /usr/include/$(shell $(CC) -dumpmachine)
+ARCH_INCLUDE := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
 # Truncating names to their columns and buffers is intended.
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -I$(OUTPUT) -Ibpf -Itools/lib
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INCLUDE) -Ibpf

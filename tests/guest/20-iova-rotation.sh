@@ -23,7 +23,9 @@ expect() {
 compare_phase() {
 	local phase=$1
 	model count <"$work/$phase.trace" >"$work/$phase.got"
-	model compare "rotate-$phase" "$work/$phase.want" "$work/$phase.got"
+	# the trace tells events, not the state of the caches
+	model compare "rotate-$phase" "$work/$phase.want" "$work/$phase.got" \
+		--ignore cached nodes 'cpu*_cached'
 }
 
 # Cheap counts of the trace so far, to wait for the deferred work.

@@ -14,6 +14,9 @@ import sys
 FENTRY_BLIND = {"alloc_loaded", "alloc_prev", "alloc_depot", "free_loaded",
                 "free_prev", "free_new_mag", "depot_push", "depot_pop"}
 
+# The reasons the model knows for magazines going back to the rbtree.
+RECLAIM_REASONS = ("depot_full", "depot_trim", "idle")
+
 
 def main():
     name = sys.argv[1]
@@ -41,6 +44,11 @@ def main():
                 "depot_push": d["depot_pushes"], "depot_pop": d["depot_pops"],
                 "tree_alloc": d["tree"]["allocs"], "tree_free": d["tree"]["frees"],
             }
+            for reason in RECLAIM_REASONS:
+                add["release_" + reason] = d["magazines_released"][reason]
+                add["released_" + reason] = d["iovas_released"][reason]
+                add["flush_" + reason] = d["flushes"][reason]
+                add["flushed_" + reason] = d["iovas_flushed"][reason]
             for k, v in add.items():
                 total[k] = total.get(k, 0) + v
     print("json_lines=%d" % lines)
@@ -48,8 +56,9 @@ def main():
         return 1
     for k, v in sorted(total.items()):
         if mode == "fentry" and k in FENTRY_BLIND:
-            continue
-        print("%s=%d" % (k, v))
+            print("%s=blind" % k)
+        else:
+            print("%s=%d" % (k, v))
     print("cached=%d" % last["cached_iovas"])
     print("depot_size=%d" % last["depot_magazines"])
     print("nodes=%d" % last["tree"]["nodes"])
