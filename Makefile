@@ -34,7 +34,7 @@ all: $(addprefix $(OUTPUT)/,$(TOOLS))
 $(OUTPUT) $(OUTPUT)/lib:
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/kernel_types.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/kernel_types.h bpf/dmascope.bpf.h | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o

@@ -504,11 +504,11 @@ static void setup_bpf(void)
 		uint64_t addr[3];
 
 		dms_kallsyms_addrs(names, addr);
-		skel->rodata->per_cpu_offset_addr = addr[0];
+		skel->rodata->dms_per_cpu_offset_addr = addr[0];
 		skel->rodata->group_kset_addr = addr[1];
 		skel->rodata->cpuhp_states_addr = addr[2];
 	}
-	if (!skel->rodata->per_cpu_offset_addr)
+	if (!skel->rodata->dms_per_cpu_offset_addr)
 		dms_fail(EXIT_RUNTIME, "cannot find __per_cpu_offset in /proc/kallsyms (kptr_restrict?)");
 	select_programs(skel);
 	trace_startup("kallsyms");
@@ -690,7 +690,7 @@ static void read_caches(void)
 
 static void read_lost(void)
 {
-	int fd = bpf_map__fd(st.skel->maps.lost);
+	int fd = bpf_map__fd(st.skel->maps.dms_lost);
 	uint64_t *percpu = calloc(st.ncpus, sizeof(uint64_t));
 	uint32_t k;
 
