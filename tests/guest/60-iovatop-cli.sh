@@ -3,8 +3,8 @@
 # iovatop behaves like a serious tool: one-line errors and exit 2 for bad
 # input, exit 1 without privileges, clean detach on SIGINT/SIGTERM and
 # SIGKILL, two instances at once, quick start-up, Prometheus and textfile
-# output that promtool accepts, every view, and iova.stats switched back
-# off by the last iovatop to stop.
+# output that promtool accepts (the textfile removed at exit), every view,
+# and iova.stats switched back off by the last iovatop to stop.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -151,16 +151,25 @@ test_prometheus() {
 	sleep 1
 	curl -s -o "$work/metrics" -w '%{http_code}' http://127.0.0.1:9464/metrics >"$work/code"
 	curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/ >"$work/code404"
+	curl -s -o /dev/null -D "$work/head405" -w '%{http_code}' -X POST \
+		http://127.0.0.1:9464/metrics >"$work/code405"
+	cp "$work/iova.prom" "$work/iova.prom.seen"
 	kill -INT $pid
 	wait $pid
 	expect_eq iovatop-prometheus-http-200 200 "$(cat "$work/code")"
 	expect_eq iovatop-prometheus-http-404 404 "$(cat "$work/code404")"
+	expect_eq iovatop-prometheus-http-405 405 "$(cat "$work/code405")"
+	check iovatop-prometheus-405-allow "$(tr -d '\r' <"$work/head405")" \
+		grep -q '^Allow: GET' "$work/head405"
+	check iovatop-prometheus-hook-attached "no hook_attached metric" \
+		grep -qE '^dmascope_iova_hook_attached\{hook="syscall/snapshot.*"\} 1$' "$work/metrics"
 	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
 		grep -qE "^dmascope_iova_allocs_total\{domain=\"group[0-9]+\",device=\"$LAB_EDU_BDF\",order=\"0\",result=\"(loaded|hit)\"\} [1-9]" "$work/metrics"
 	check iovatop-prometheus-promtool "$(promtool check metrics <"$work/metrics" 2>&1 | head -n 3)" \
 		eval 'promtool check metrics <"$work/metrics" >/dev/null 2>&1'
-	check iovatop-textfile-promtool "$(promtool check metrics <"$work/iova.prom" 2>&1 | head -n 3)" \
-		eval '[ -s "$work/iova.prom" ] && promtool check metrics <"$work/iova.prom" >/dev/null 2>&1'
+	check iovatop-textfile-promtool "$(promtool check metrics <"$work/iova.prom.seen" 2>&1 | head -n 3)" \
+		eval '[ -s "$work/iova.prom.seen" ] && promtool check metrics <"$work/iova.prom.seen" >/dev/null 2>&1'
+	check iovatop-textfile-removed-at-exit "the textfile is still there" [ ! -e "$work/iova.prom" ]
 	check iovatop-textfile-no-temp-left "temporary files left" \
 		eval '[ -z "$(ls "$work" | grep "iova.prom.*tmp")" ]'
 	check iovatop-quiet-prints-nothing "prints with -q: $(head -c 100 "$work/prom.out")" \
@@ -172,7 +181,10 @@ test_views() {
 	for v in "" --classes --cpus; do
 		"$IOVATOP" -b $v 0.3 2 >"$work/view" 2>&1
 		check "iovatop-view${v:-default}" "$(head -c 200 "$work/view")" \
-			eval 'grep -q "^iovatop " "$work/view" && grep -q "$LAB_EDU_BDF" "$work/view" && grep -q "^lost: " "$work/view"'
+			eval 'grep -q "^iovatop " "$work/view" && grep -q "$LAB_EDU_BDF" "$work/view"'
+		# the footer appears only when something was lost
+		check "iovatop-view${v:-default}-nothing-lost" "$(grep "^lost: " "$work/view")" \
+			eval '! grep -q "^lost: " "$work/view"'
 	done
 }
 stats_param() { cat "$IOVA_PARAMS/stats"; }
