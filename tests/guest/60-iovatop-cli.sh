@@ -4,7 +4,8 @@
 # input, exit 1 without privileges, clean detach on SIGINT/SIGTERM and
 # SIGKILL, two instances at once, quick start-up, Prometheus and textfile
 # output that promtool accepts (the textfile removed at exit), every view,
-# and iova.stats switched back off by the last iovatop to stop.
+# --version, --hooks with what is attached, and iova.stats switched back
+# off by the last iovatop to stop.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -68,6 +69,22 @@ test_help() {
 		eval 'for o in --classes --cpus --domain --sort --rows --batch --json --prometheus --textfile --mode --hooks INTERVAL COUNT; do grep -q -- "$o" "$work/help" || exit 1; done'
 	check iovatop-man-page "man page missing or malformed" \
 		eval 'MANWIDTH=80 man -l "$TOP_DIR/tools/iovatop.8" 2>/dev/null | grep -q "dmascope_iova_allocs_total"'
+	"$IOVATOP" --version >"$work/version" 2>&1
+	expect_eq iovatop-version-exit 0 $? "--version exit status"
+	check iovatop-version "--version printed: $(head -c 100 "$work/version")" \
+		grep -qE '^iovatop \(dmascope\) [0-9a-f]+' "$work/version"
+}
+
+# --hooks tries the modes for real and says what is attached
+test_hooks() {
+	local want=fentry
+	[ "$KERNEL_VARIANT" = vanilla ] || want=counters
+	"$IOVATOP" --hooks >"$work/hooks" 2>&1
+	expect_eq iovatop-hooks-exit 0 $? "--hooks exit status"
+	check iovatop-hooks-mode "--hooks: $(head -c 200 "$work/hooks")" \
+		grep -q "^mode: $want: " "$work/hooks"
+	check iovatop-hooks-all-attached "--hooks: $(grep 'NOT ATTACHED' "$work/hooks")" \
+		eval '! grep -q "NOT ATTACHED" "$work/hooks"'
 }
 
 iovatop_links() {
@@ -223,6 +240,7 @@ test_stats_switch() {
 test_bad_input
 test_unprivileged
 test_help
+test_hooks
 test_signals
 test_two_instances
 test_startup_time
