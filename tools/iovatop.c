@@ -285,6 +285,11 @@ static struct bpf_object *open_bpf(const struct dms_mode *mode)
 	return st.skel->obj;
 }
 
+static int load_bpf(void)
+{
+	return iovatop_bpf__load(st.skel);
+}
+
 static void close_bpf(void)
 {
 	iovatop_bpf__destroy(st.skel);
@@ -1341,6 +1346,7 @@ int main(int argc, char **argv)
 		.modes = modes,
 		.common = common_hooks,
 		.open = open_bpf,
+		.load = load_bpf,
 		.close = close_bpf,
 		.check = check_machine,
 		.started = started,

@@ -217,7 +217,7 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 	}
 	select_programs(a, skip);
 	dms_info("mode %s: loading", m->name);
-	err = bpf_object__load(a->obj);
+	err = l->load();
 	if (err) {
 		snprintf(reason, len, "cannot load its BPF programs: %s%s", strerror(-err),
 			 dms_verbosity ? "" : " (-v shows the verifier's log)");

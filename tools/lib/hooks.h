@@ -64,6 +64,11 @@ struct dms_ladder {
 	const char *want;			/* -m: a mode name, or "auto" */
 	/* open the object for a mode, set its read-only data; NULL on error */
 	struct bpf_object *(*open)(const struct dms_mode *mode);
+	/*
+	 * load it: the skeleton's X__load(), so that its .bss and .data
+	 * pointers see the kernel's maps afterwards (a negative errno)
+	 */
+	int (*load)(void);
 	void (*close)(void);			/* destroy what open() made */
 };
 

@@ -396,7 +396,7 @@ static void attach(void)
 {
 	const struct dms_ladder ladder = {
 		.modes = tool->modes, .common = tool->common, .want = dms_run.mode_name,
-		.open = tool->open, .close = tool->close,
+		.open = tool->open, .load = tool->load, .close = tool->close,
 	};
 
 	dms_libbpf_messages();

@@ -13,7 +13,7 @@
  * A tool gives
  *   - its own options (short_opts, long_opts, parse_opt) and usage text;
  *   - its modes: a table of hooks per mode, best first (hooks.h), and
- *     open()/close() for its BPF object (the bpftool skeleton);
+ *     open()/load()/close() for its BPF object (the bpftool skeleton);
  *   - collect(): reads the maps once and fills the tool's one snapshot
  *     (the frame calls it at each interval, and once before the first
  *     to set the baseline);
@@ -41,6 +41,7 @@
  *		skel = swiotlbstat_bpf__open();
  *		return skel ? skel->obj : NULL;
  *	}
+ *	static int load_bpf(void) { return swiotlbstat_bpf__load(skel); }
  *	static void close_bpf(void) { swiotlbstat_bpf__destroy(skel); }
  *	static void collect(void) { before = now; ...read skel->maps... }
  *	static void table(struct dms_buf *b)
@@ -58,7 +59,7 @@
  *		static const struct dms_tool tool = {
  *			.name = "swiotlbstat", .usage = usage, .metric_prefix =
  *			"dmascope_swiotlb_", .modes = modes, .open = open_bpf,
- *			.close = close_bpf, .collect = collect, .table = table,
+ *			.load = load_bpf, .close = close_bpf, .collect = collect, .table = table,
  *			.json = json, .metrics = metrics,
  *		};
  *		return dms_main(&tool, argc, argv);
@@ -92,6 +93,7 @@ struct dms_tool {
 	const struct dms_hook *common;	/* hooks of every mode, or NULL */
 	const char *default_mode;	/* NULL: "auto" */
 	struct bpf_object *(*open)(const struct dms_mode *mode);
+	int (*load)(void);		/* the skeleton's X__load() */
 	void (*close)(void);
 
 	/* before the BPF side: can this machine be served?  (or NULL) */
