@@ -681,9 +681,16 @@ static u64 group_iovad(struct iommu_group *group)
 	if (!domain)
 		return 0;
 	cookie = BPF_CORE_READ(domain, iova_cookie);
-	if (!cookie || BPF_CORE_READ(cookie, type) !=
-		       bpf_core_enum_value(enum iommu_dma_cookie_type, IOMMU_DMA_IOVA_COOKIE))
+	if (!cookie)
 		return 0;
+	if (bpf_core_field_exists(domain->cookie_type)) {
+		if (BPF_CORE_READ(domain, cookie_type) !=
+		    bpf_core_enum_value(enum iommu_domain_cookie_type, IOMMU_COOKIE_DMA_IOVA))
+			return 0;
+	} else if (BPF_CORE_READ(cookie, type) !=
+		   bpf_core_enum_value(enum iommu_dma_cookie_type, IOMMU_DMA_IOVA_COOKIE)) {
+		return 0;
+	}
 	return (u64)cookie + bpf_core_field_offset(struct iommu_dma_cookie, iovad);
 }
 
