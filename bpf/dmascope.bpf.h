@@ -56,12 +56,17 @@ static __always_inline void *dms_lookup_or_init(void *map, const void *key,
 
 /*
  * Per-CPU variables: a CPU's copy is at the variable's address plus the
- * CPU's entry of __per_cpu_offset[], whose address user space finds in
- * /proc/kallsyms and sets here before loading.  0 when the kernel does
- * not list data symbols (CONFIG_KALLSYMS_ALL=n): per-CPU data is then not
- * read, and that is counted as lost_kind.
+ * CPU's entry of __per_cpu_offset[].  A syscall program finds that array
+ * with dms_find_symbol() (the kernel looks it up: much quicker than
+ * reading /proc/kallsyms).  It stays 0 when the kernel does not list data
+ * symbols (CONFIG_KALLSYMS_ALL=n): per-CPU data is then not read, and
+ * that is counted as lost_kind.
  */
-const volatile __u64 dms_per_cpu_offset_addr;
+__u64 dms_per_cpu_offset_addr;
+
+/* The address of a kernel symbol, or 0 (syscall programs only) */
+#define dms_find_symbol(name, addr) \
+	bpf_kallsyms_lookup_name(name, sizeof(name), 0, (__u64 *)(addr))
 
 static __always_inline u64 dms_per_cpu(u64 percpu_addr, u32 cpu, u32 lost_kind)
 {

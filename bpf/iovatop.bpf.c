@@ -25,8 +25,10 @@ char LICENSE[] SEC("license") = "GPL";
  */
 
 /* Set by user space before loading */
-const volatile __u64 group_kset_addr;	/* &iommu_group_kset */
-const volatile __u64 cpuhp_states_addr;	/* cpuhp_hp_states[] */
+/* Kernel symbols, looked up at the first snapshot */
+__u64 group_kset_addr;		/* &iommu_group_kset */
+__u64 cpuhp_states_addr;	/* cpuhp_hp_states[] */
+__u32 symbols_looked_up;
 const volatile __u32 nr_cpus = 1;		/* possible CPUs, <= IOVATOP_MAX_CPUS */
 const volatile __u32 tree_walk_limit = 1 << 23;	/* bpf_loop()'s most */
 
@@ -919,6 +921,12 @@ static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx
 SEC("syscall")
 int snapshot(void *ctx)
 {
+	if (!symbols_looked_up) {
+		dms_find_symbol("__per_cpu_offset", &dms_per_cpu_offset_addr);
+		dms_find_symbol("iommu_group_kset", &group_kset_addr);
+		dms_find_symbol("cpuhp_hp_states", &cpuhp_states_addr);
+		symbols_looked_up = 1;
+	}
 	if (nr_cpus > IOVATOP_MAX_CPUS)
 		dms_count_lost(LOST_CPUS);
 	discover_cached_domains();

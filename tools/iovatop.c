@@ -260,28 +260,14 @@ static void check_machine(void)
 
 static struct bpf_object *open_bpf(const struct dms_mode *mode)
 {
-	static const char *const names[] = { "__per_cpu_offset", "iommu_group_kset",
-					     "cpuhp_hp_states", NULL };
-	static uint64_t addr[3];
-	static bool looked_up;
 	int ncpus = dms_ncpus();
 
 	(void)mode;
 	st.skel = iovatop_bpf__open();
 	if (!st.skel)
 		return NULL;
-	if (!looked_up) {
-		dms_kallsyms_addrs(names, addr);
-		looked_up = true;
-		dms_info("read /proc/kallsyms");
-		if (!addr[0])
-			dms_warn("no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL=n?): the caches' contents and idle domains are not shown");
-	}
 	st.ncpus_read = ncpus < IOVATOP_MAX_CPUS ? ncpus : IOVATOP_MAX_CPUS;
 	st.skel->rodata->nr_cpus = ncpus;
-	st.skel->rodata->dms_per_cpu_offset_addr = addr[0];
-	st.skel->rodata->group_kset_addr = addr[1];
-	st.skel->rodata->cpuhp_states_addr = addr[2];
 	return st.skel->obj;
 }
 
@@ -506,9 +492,14 @@ static void read_maps(void)
 static void run_snapshot(void)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
+	static bool warned;
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(st.skel->progs.snapshot), &topts))
 		dms_run.map_read_errors++;
+	if (!st.skel->bss->dms_per_cpu_offset_addr && !warned) {
+		dms_warn("the kernel does not find its data symbols (CONFIG_KALLSYMS_ALL=n?): the caches' contents and idle domains are not shown");
+		warned = true;
+	}
 }
 
 /* ---- naming: what each domain serves ---- */

@@ -246,38 +246,6 @@ static void load_ksyms(void)
 	qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
 }
 
-/* One pass over /proc/kallsyms, storing nothing: start-up stays quick. */
-void dms_kallsyms_addrs(const char *const *names, uint64_t *addrs)
-{
-	char line[256];
-	size_t i, n, left;
-	FILE *f;
-
-	for (n = 0; names[n]; n++)
-		addrs[n] = 0;
-	left = n;
-	f = fopen("/proc/kallsyms", "r");
-	if (!f)
-		return;
-	while (left && fgets(line, sizeof(line), f)) {
-		/* "ffffffff81000000 T name [module]" */
-		char *sym = strchr(line, ' ');
-		size_t len;
-
-		if (!sym || !sym[1] || sym[2] != ' ')
-			continue;
-		sym += 3;
-		len = strcspn(sym, " \t\n");
-		for (i = 0; i < n; i++) {
-			if (addrs[i] || strlen(names[i]) != len || strncmp(sym, names[i], len))
-				continue;
-			addrs[i] = strtoull(line, NULL, 16);
-			left--;
-		}
-	}
-	fclose(f);
-}
-
 bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len)
 {
 	size_t lo = 0, hi;

@@ -73,8 +73,6 @@ int dms_signal_fd(void);
 const char *dms_privilege_problem(void);
 /* An error message when the kernel has no BTF, or NULL. */
 const char *dms_btf_problem(void);
-/* Addresses of kernel symbols (NULL-terminated names), 0 if absent. */
-void dms_kallsyms_addrs(const char *const *names, uint64_t *addrs);
 /* The symbol containing addr: "func" or "func [module]"; false if none. */
 bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len);
 /*
