@@ -210,6 +210,7 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 	for (i = 0; i < DMS_MODE_TABLES; i++)
 		add_hooks(a, m->hooks[i]);
 	add_hooks(a, l->common);
+	dms_info("mode %s: opening", m->name);
 	a->obj = l->open(m);
 	if (!a->obj) {
 		snprintf(reason, len, "cannot open the BPF object: %s", strerror(errno));
