@@ -1255,21 +1255,27 @@ static void metrics_locks(struct dms_prom *p, struct domain **list, int n)
 
 static void metrics_caches(struct dms_prom *p, struct domain **list, int n)
 {
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} gauges[] = {
+		{ PROM("tree_nodes"), "IOVAs in the rbtree", offsetof(struct summary, nodes) },
+		{ PROM("cached_bytes"), "IOVA space held by the caches",
+		  offsetof(struct summary, cached_bytes) },
+		{ PROM("magazine_bytes"), "Memory of the domain's magazines",
+		  offsetof(struct summary, magazine_bytes) },
+	};
 	struct dms_labels l;
 	int i, o, cpu;
+	size_t f;
 
-	dms_prom_family(p, PROM("tree_nodes"), "gauge", "IOVAs in the rbtree");
-	for (i = 0; i < n; i++)
-		if (list[i]->cache_valid)
-			prom_domain(p, list[i], list[i]->s.nodes);
-	dms_prom_family(p, PROM("cached_bytes"), "gauge", "IOVA space held by the caches");
-	for (i = 0; i < n; i++)
-		if (list[i]->cache_valid)
-			prom_domain(p, list[i], list[i]->s.cached_bytes);
-	dms_prom_family(p, PROM("magazine_bytes"), "gauge", "Memory of the domain's magazines");
-	for (i = 0; i < n; i++)
-		if (list[i]->cache_valid)
-			prom_domain(p, list[i], list[i]->s.magazine_bytes);
+	for (f = 0; f < sizeof(gauges) / sizeof(gauges[0]); f++) {
+		dms_prom_family(p, gauges[f].name, "gauge", gauges[f].help);
+		for (i = 0; i < n; i++)
+			if (list[i]->cache_valid)
+				prom_domain(p, list[i], *(const uint64_t *)((const char *)&list[i]->s +
+									    gauges[f].offset));
+	}
 	dms_prom_family(p, PROM("cached_iovas"), "gauge", "IOVAs held by the CPU caches and the depot, by size class");
 	for (i = 0; i < n; i++)
 		for (o = 0; list[i]->cache_valid && o < IOVATOP_CACHED_ORDERS; o++) {
