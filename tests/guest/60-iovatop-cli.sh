@@ -40,6 +40,10 @@ test_bad_input() {
 	expect_error iovatop-prometheus-bad-address 2 "bad --prometheus address" -p nonsense
 	expect_error iovatop-prometheus-bad-host 2 "bad address" -p no.such.host.invalid:9464
 	expect_error iovatop-mode-unknown 2 "unknown mode" --mode=magic
+	# a mode asked for by name does not fall back: one line, status 1
+	[ "$KERNEL_VARIANT" != vanilla ] ||
+		expect_error iovatop-mode-not-here 1 "mode tracepoint: this kernel has no iova" \
+			--mode=tracepoint 1 1
 	expect_error iovatop-textfile-unwritable 2 "cannot write the textfile" \
 		-t /proc/no/such/dir/iova.prom 1 1
 	# a port in use (by another iovatop)
