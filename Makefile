@@ -26,7 +26,9 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH_INCLUDE := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
 # Truncating names to their columns and buffers is intended.
-CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -I$(OUTPUT) -Ibpf -Itools/lib
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -Wno-missing-field-initializers -I$(OUTPUT) -Ibpf -Itools/lib \
+	-DDMASCOPE_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INCLUDE) -Ibpf
 LDLIBS := -lbpf -lelf -lz -lm
 LIB_SRCS := $(wildcard tools/lib/*.c)
@@ -37,7 +39,7 @@ all: $(addprefix $(OUTPUT)/,$(TOOLS))
 $(OUTPUT) $(OUTPUT)/lib:
 	@mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/kernel_types.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/kernel_types.h bpf/dmascope.bpf.h | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
@@ -47,9 +49,9 @@ $(OUTPUT)/lib/%.o: tools/lib/%.c tools/lib/*.h | $(OUTPUT)/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/libdmascope.a: $(LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/%.o: tools/%.c $(OUTPUT)/%.skel.h bpf/%.h tools/lib/dmascope.h
+$(OUTPUT)/%.o: tools/%.c $(OUTPUT)/%.skel.h bpf/%.h tools/lib/*.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libdmascope.a

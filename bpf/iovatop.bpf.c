@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "dmascope.bpf.h"
 #include "iovatop.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -24,13 +25,12 @@ char LICENSE[] SEC("license") = "GPL";
  */
 
 /* Set by user space before loading */
-const volatile __u64 per_cpu_offset_addr;	/* &__per_cpu_offset[0] */
-const volatile __u64 group_kset_addr;	/* &iommu_group_kset */
-const volatile __u64 cpuhp_states_addr;	/* cpuhp_hp_states[] */
+/* Kernel symbols, looked up at the first snapshot */
+__u64 group_kset_addr;		/* &iommu_group_kset */
+__u64 cpuhp_states_addr;	/* cpuhp_hp_states[] */
+__u32 symbols_looked_up;
 const volatile __u32 nr_cpus = 1;		/* possible CPUs, <= IOVATOP_MAX_CPUS */
-const volatile __u32 tree_walk_limit = 1 << 20;
-
-#define E2BIG 7
+const volatile __u32 tree_walk_limit = 1 << 23;	/* bpf_loop()'s most */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -71,13 +71,6 @@ struct {
 	__type(value, struct lock_stats);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lock_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LOST_KINDS);
-	__type(key, u32);
-	__type(value, u64);
-} lost SEC(".maps");
 
 /* A contended IOVA lock being waited for on this CPU (spinlocks do not sleep) */
 struct lock_wait {
@@ -127,14 +120,7 @@ struct {
 static struct iova_counters zero_counters;
 static void read_domain_state(u64 iovad_addr);
 static struct cache_state zero_cache;
-
-static void count_lost(u32 kind)
-{
-	u64 *n = bpf_map_lookup_elem(&lost, &kind);
-
-	if (n)
-		(*n)++;
-}
+static struct lock_stats zero_lock_stats;
 
 static u32 order_of(u64 size)
 {
@@ -154,8 +140,7 @@ static void see_domain(u64 iovad)
 	if (bpf_map_lookup_elem(&domains, &iovad))
 		return;
 	info.first_seen_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&domains, &iovad, &info, BPF_NOEXIST) == -E2BIG)
-		count_lost(LOST_DOMAINS_FULL);
+	dms_lookup_or_init(&domains, &iovad, &info, LOST_DOMAINS_FULL);
 }
 
 static struct iova_counters *counters(u64 iovad, u32 order)
@@ -167,11 +152,7 @@ static struct iova_counters *counters(u64 iovad, u32 order)
 	if (c)
 		return c;
 	see_domain(iovad);
-	bpf_map_update_elem(&stats, &key, &zero_counters, BPF_NOEXIST);
-	c = bpf_map_lookup_elem(&stats, &key);
-	if (!c)
-		count_lost(LOST_STATS_FULL);
-	return c;
+	return dms_lookup_or_init(&stats, &key, &zero_counters, LOST_STATS_FULL);
 }
 
 /* ---- the running kernel's enum values, via CO-RE ---- */
@@ -225,21 +206,6 @@ static int reclaim_reason(int v)
 	return RECLAIM_UNKNOWN;
 }
 
-/* Depth of a node just inserted: parent pointers up to the root. */
-static u32 node_depth(struct rb_node *node)
-{
-	unsigned long parent;
-	u32 depth;
-
-	for (depth = 0; depth < IOVATOP_MAX_DEPTH; depth++) {
-		parent = BPF_CORE_READ(node, __rb_parent_color) & ~3UL;
-		if (!parent)
-			break;
-		node = (struct rb_node *)parent;
-	}
-	return depth;
-}
-
 static __always_inline void count_tree_alloc(u64 iovad, u64 size, struct iova *new,
 			     u64 visited, bool retried, bool walk_known)
 {
@@ -259,7 +225,7 @@ static __always_inline void count_tree_alloc(u64 iovad, u64 size, struct iova *n
 		if (visited > c->walk_max)
 			c->walk_max = visited;
 	}
-	depth = node_depth(&new->node);
+	depth = dms_rb_depth(&new->node, IOVATOP_MAX_DEPTH);
 	c->depth_sum += depth;
 	c->depth_count++;
 	if (depth > c->depth_max)
@@ -284,7 +250,7 @@ int BPF_PROG(tp_domain_init, struct iova_domain *iovad, unsigned long caller)
 	info.owner_ip = caller;
 	info.first_seen_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&domains, &info.iovad, &info, BPF_ANY))
-		count_lost(LOST_DOMAINS_FULL);
+		dms_count_lost(LOST_DOMAINS_FULL);
 	return 0;
 }
 
@@ -301,7 +267,7 @@ int BPF_PROG(tp_domain_device, struct iova_domain *iovad, struct device *dev)
 	info->kind = DOMAIN_IOMMU_DMA;
 	if (bpf_probe_read_kernel_str(info->device, sizeof(info->device),
 				      BPF_CORE_READ(dev, kobj.name)) < 0)
-		count_lost(LOST_READS);
+		dms_count_lost(LOST_READS);
 	return 0;
 }
 
@@ -444,13 +410,13 @@ static void start_call(void *map, u64 iovad, u64 size)
 	/* a call that never returned (attached mid-call): replace it */
 	old = bpf_map_lookup_elem(map, &key);
 	if (old && call.start_ns - old->start_ns > STALE_NS) {
-		count_lost(LOST_NESTED);
+		dms_count_lost(LOST_NESTED);
 		bpf_map_update_elem(map, &key, &call, BPF_ANY);
 		return;
 	}
 	key |= NESTED;
 	if (bpf_map_update_elem(map, &key, &call, BPF_NOEXIST))
-		count_lost(LOST_NESTED);
+		dms_count_lost(LOST_NESTED);
 }
 
 /* The innermost call in progress on this task, and its key */
@@ -652,7 +618,7 @@ int BPF_PROG(contention_begin, void *lock, unsigned int flags)
 	if (!w)
 		return 0;
 	if (w->depth++) {
-		count_lost(LOST_NESTED);
+		dms_count_lost(LOST_NESTED);
 		return 0;
 	}
 	w->lock = addr;
@@ -682,17 +648,9 @@ int BPF_PROG(contention_end, void *lock, int ret)
 	delta = bpf_ktime_get_ns() - w->start_ns;
 	key.iovad = owner->iovad;
 	key.kind = owner->kind;
-	s = bpf_map_lookup_elem(&lock_stats, &key);
-	if (!s) {
-		struct lock_stats zero_stats = {};
-
-		bpf_map_update_elem(&lock_stats, &key, &zero_stats, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&lock_stats, &key);
-		if (!s) {
-			count_lost(LOST_STATS_FULL);
-			return 0;
-		}
-	}
+	s = dms_lookup_or_init(&lock_stats, &key, &zero_lock_stats, LOST_STATS_FULL);
+	if (!s)
+		return 0;
 	s->wait_ns += delta;
 	s->count++;
 	if (delta > s->max_ns)
@@ -710,7 +668,7 @@ static u64 read_u64(u64 addr)
 	u64 v = 0;
 
 	if (bpf_probe_read_kernel(&v, sizeof(v), (void *)addr))
-		count_lost(LOST_READS);
+		dms_count_lost(LOST_READS);
 	return v;
 }
 
@@ -725,9 +683,16 @@ static u64 group_iovad(struct iommu_group *group)
 	if (!domain)
 		return 0;
 	cookie = BPF_CORE_READ(domain, iova_cookie);
-	if (!cookie || BPF_CORE_READ(cookie, type) !=
-		       bpf_core_enum_value(enum iommu_dma_cookie_type, IOMMU_DMA_IOVA_COOKIE))
+	if (!cookie)
 		return 0;
+	if (bpf_core_field_exists(domain->cookie_type)) {
+		if (BPF_CORE_READ(domain, cookie_type) !=
+		    bpf_core_enum_value(enum iommu_domain_cookie_type, IOMMU_COOKIE_DMA_IOVA))
+			return 0;
+	} else if (BPF_CORE_READ(cookie, type) !=
+		   bpf_core_enum_value(enum iommu_dma_cookie_type, IOMMU_DMA_IOVA_COOKIE)) {
+		return 0;
+	}
 	return (u64)cookie + bpf_core_field_offset(struct iommu_dma_cookie, iovad);
 }
 
@@ -813,72 +778,23 @@ static void own_lock(u64 addr, u64 iovad, u32 kind)
 {
 	struct lock_owner owner = { .iovad = iovad, .kind = kind };
 
-	if (bpf_map_lookup_elem(&lock_owners, &addr))
-		return;
-	if (bpf_map_update_elem(&lock_owners, &addr, &owner, BPF_NOEXIST))
-		count_lost(LOST_LOCKS_FULL);
+	dms_lookup_or_init(&lock_owners, &addr, &owner, LOST_LOCKS_FULL);
 }
 
-struct tree_walk {
-	struct rb_node *node;
-	u64 count;
-};
-
-static struct rb_node *rb_parent(struct rb_node *node)
-{
-	return (struct rb_node *)(BPF_CORE_READ(node, __rb_parent_color) & ~3UL);
-}
-
-/* One in-order step: rb_next() with bounded loops */
-static long tree_step(u32 index, struct tree_walk *walk)
-{
-	struct rb_node *node = walk->node, *next, *parent;
-	u32 i;
-
-	if (!node)
-		return 1;
-	walk->count++;
-	next = BPF_CORE_READ(node, rb_right);
-	if (next) {
-		for (i = 0; i < IOVATOP_MAX_DEPTH; i++) {
-			struct rb_node *left = BPF_CORE_READ(next, rb_left);
-
-			if (!left)
-				break;
-			next = left;
-		}
-		walk->node = next;
-		return 0;
-	}
-	for (i = 0; i < IOVATOP_MAX_DEPTH; i++) {
-		parent = rb_parent(node);
-		if (!parent || BPF_CORE_READ(parent, rb_right) != node)
-			break;
-		node = parent;
-	}
-	walk->node = rb_parent(node);
-	return 0;
-}
-
-/* Nodes of a 6.1 rbtree without the patches' count: walk it (the anchor is not an IOVA) */
+/* Nodes of a 6.1 rbtree without the patches' count (the anchor is not an IOVA) */
 static u64 count_nodes(struct iova_domain *iovad)
 {
-	struct tree_walk walk = {};
-	struct rb_node *node = BPF_CORE_READ(iovad, rbroot.rb_node);
-	u32 i;
+	struct rb_node *root = BPF_CORE_READ(iovad, rbroot.rb_node);
+	bool truncated;
+	u64 n;
 
-	for (i = 0; node && i < IOVATOP_MAX_DEPTH; i++) {
-		struct rb_node *left = BPF_CORE_READ(node, rb_left);
-
-		if (!left)
-			break;
-		node = left;
-	}
-	walk.node = node;
-	bpf_loop(tree_walk_limit, tree_step, &walk, 0);
-	if (walk.node)
-		count_lost(LOST_TREE_WALK);
-	return walk.count ? walk.count - 1 : 0;
+	/* an initialised domain always holds its anchor */
+	if (!root)
+		return 0;
+	n = dms_rb_count(root, tree_walk_limit, &truncated);
+	if (truncated)
+		dms_count_lost(LOST_TREE_WALK);
+	return n - 1;
 }
 
 struct cpu_walk {
@@ -895,7 +811,7 @@ static void add_counts(struct cache_state *st, struct iova_cpu_rcache *rc, u32 o
 	if (order >= IOVATOP_CACHED_ORDERS)
 		return;
 	if (BPF_CORE_READ_INTO(&a, rc, alloc_count) || BPF_CORE_READ_INTO(&f, rc, free_count)) {
-		count_lost(LOST_READS);
+		dms_count_lost(LOST_READS);
 		return;
 	}
 	st->alloc_count[order][ALLOC_LOADED] += a[bpf_core_enum_value(enum iova_alloc_result, IOVA_ALLOC_LOADED) & 3];
@@ -919,7 +835,9 @@ static long cpu_step(u32 cpu, struct cpu_walk *walk)
 
 	if (cpu >= nr_cpus)
 		return 1;
-	rc = (void *)(walk->cpu_rcaches + read_u64(per_cpu_offset_addr + cpu * 8));
+	rc = (void *)dms_per_cpu(walk->cpu_rcaches, cpu, LOST_CPUS);
+	if (!rc)
+		return 1;
 	loaded = BPF_CORE_READ(rc, loaded, size);
 	prev = BPF_CORE_READ(rc, prev, size);
 	own_lock((u64)rc + bpf_core_field_offset(struct iova_cpu_rcache, lock),
@@ -964,15 +882,13 @@ static void read_domain_state(u64 iovad_addr)
 	struct cache_state *st;
 	u32 order;
 
-	if (!bpf_map_lookup_elem(&caches, &iovad_addr))
-		bpf_map_update_elem(&caches, &iovad_addr, &zero_cache, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&caches, &iovad_addr);
+	st = dms_lookup_or_init(&caches, &iovad_addr, &zero_cache, LOST_DOMAINS_FULL);
 	if (!st)
 		return;
 	st->valid = 0;
 	st->granule = BPF_CORE_READ(iovad, granule);
 	if (!st->granule) {
-		count_lost(LOST_READS);
+		dms_count_lost(LOST_READS);
 		return;
 	}
 	if (bpf_core_field_exists(iovad->nr_nodes))
@@ -1005,8 +921,14 @@ static long read_domain(void *map, u64 *key, struct domain_info *info, void *ctx
 SEC("syscall")
 int snapshot(void *ctx)
 {
+	if (!symbols_looked_up) {
+		dms_find_symbol("__per_cpu_offset", &dms_per_cpu_offset_addr);
+		dms_find_symbol("iommu_group_kset", &group_kset_addr);
+		dms_find_symbol("cpuhp_hp_states", &cpuhp_states_addr);
+		symbols_looked_up = 1;
+	}
 	if (nr_cpus > IOVATOP_MAX_CPUS)
-		count_lost(LOST_CPUS);
+		dms_count_lost(LOST_CPUS);
 	discover_cached_domains();
 	discover_groups();
 	bpf_for_each_map_elem(&domains, read_domain, NULL, 0);

@@ -111,12 +111,18 @@ enum iommu_dma_cookie_type {
 };
 
 struct iommu_dma_cookie {
-	enum iommu_dma_cookie_type type;
+	enum iommu_dma_cookie_type type;	/* before 6.15 */
 	struct iova_domain iovad;	/* in an anonymous union and struct */
 } __core;
 
+/* 6.15 moved the cookie's type to the domain */
+enum iommu_domain_cookie_type {
+	IOMMU_COOKIE_DMA_IOVA = 1,
+};
+
 struct iommu_domain {
 	unsigned int type;
+	enum iommu_domain_cookie_type cookie_type;	/* 6.15 and later */
 	struct iommu_dma_cookie *iova_cookie;
 } __core;
 

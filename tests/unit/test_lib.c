@@ -1,23 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests of libdmascope (tools/lib): one PASS/FAIL line per check. */
+/* Unit tests of libdmascope (tools/lib): parsing, text, textfile. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "dmascope.h"
-
-static int failures;
-
-static void check(const char *name, int ok, const char *detail)
-{
-	if (ok) {
-		printf("PASS unit-%s\n", name);
-	} else {
-		printf("FAIL unit-%s: %s\n", name, detail);
-		failures++;
-	}
-}
+#include "sinks.h"
+#include "check.h"
 
 static void test_interval(void)
 {
@@ -32,6 +24,7 @@ static void test_interval(void)
 	check("interval-empty", !dms_parse_interval("", &v), "empty accepted");
 	check("interval-nan", !dms_parse_interval("nan", &v), "nan accepted");
 	check("interval-huge", !dms_parse_interval("1e9", &v), "1e9 accepted");
+	check("interval-a-day", dms_parse_interval("86400", &v) && v == 86400, "86400");
 }
 
 static void test_count(void)
@@ -89,15 +82,32 @@ static void test_json(void)
 
 static void test_prometheus(void)
 {
+	static const double bounds[] = { 0.001, 0.01 };
+	static const uint64_t counts[] = { 1, 2, 3 };
 	struct dms_buf b = {};
-	const char *labels[] = { "device", "a\"b\\c\nd", "order", "0", NULL };
+	struct dms_labels l = {}, l2;
+	struct dms_prom p;
 
-	dms_prom_header(&b, "x_total", "counter", "Things");
-	dms_prom_sample(&b, "x_total", labels, 42);
-	dms_prom_sample(&b, "y", NULL, 0.25);
+	dms_prom_begin(&p, &b);
+	dms_label(&l, "device", "a\"b\\c\nd");
+	l2 = l;
+	dms_label_u64(&l2, "order", 0);
+	dms_prom_family(&p, "x_total", "counter", "Things");
+	dms_prom_u64(&p, &l2, 18446744073709551615ULL);
+	dms_prom_family(&p, "y", "gauge", "A share");
+	dms_prom_double(&p, NULL, 0.1);
+	dms_prom_family(&p, "z_seconds", "histogram", "Waits");
+	dms_prom_histogram(&p, &l, bounds, counts, 2, 0.5);
 	check("prometheus-format",
 	      !strcmp(b.data, "# HELP x_total Things\n# TYPE x_total counter\n"
-			      "x_total{device=\"a\\\"b\\\\c\\nd\",order=\"0\"} 42\ny 0.25\n"),
+			      "x_total{device=\"a\\\"b\\\\c\\nd\",order=\"0\"} 18446744073709551615\n"
+			      "# HELP y A share\n# TYPE y gauge\ny 0.1\n"
+			      "# HELP z_seconds Waits\n# TYPE z_seconds histogram\n"
+			      "z_seconds_bucket{device=\"a\\\"b\\\\c\\nd\",le=\"0.001\"} 1\n"
+			      "z_seconds_bucket{device=\"a\\\"b\\\\c\\nd\",le=\"0.01\"} 3\n"
+			      "z_seconds_bucket{device=\"a\\\"b\\\\c\\nd\",le=\"+Inf\"} 6\n"
+			      "z_seconds_sum{device=\"a\\\"b\\\\c\\nd\"} 0.5\n"
+			      "z_seconds_count{device=\"a\\\"b\\\\c\\nd\"} 6\n"),
 	      b.data);
 	dms_buf_free(&b);
 }
@@ -113,31 +123,39 @@ static void test_buffer_growth(void)
 	dms_buf_free(&b);
 }
 
+static bool file_is(const char *path, const char *want)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	return f && n == strlen(want) && !memcmp(buf, want, n);
+}
+
 static void test_textfile(void)
 {
-	char dir[] = "/tmp/dmascope-unit-XXXXXX", path[128], err[256], buf[64];
-	FILE *f;
-	size_t n;
+	char dir[] = "/tmp/dmascope-unit-XXXXXX", path[128], err[256];
 
 	if (!mkdtemp(dir)) {
 		check("textfile", 0, "mkdtemp");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/m.prom", dir);
-	check("textfile-check-ok", dms_textfile_check(path, err, sizeof(err)), err);
 	check("textfile-write", dms_textfile_write(path, "a 1\n", 4), "write");
-	f = fopen(path, "r");
-	n = f ? fread(buf, 1, sizeof(buf), f) : 0;
-	if (f)
-		fclose(f);
-	check("textfile-content", n == 4 && !memcmp(buf, "a 1\n", 4), "content");
+	/* a restarted tool must not empty what node_exporter reads meanwhile */
+	check("textfile-check-keeps-old", dms_textfile_check(path, err, sizeof(err)) &&
+	      file_is(path, "a 1\n"), err);
+	check("textfile-replaced", dms_textfile_write(path, "a 2\n", 4) && file_is(path, "a 2\n"),
+	      "content");
+	dms_textfile_remove(path);
+	check("textfile-removed", access(path, F_OK) && errno == ENOENT, "still there");
+	check("textfile-nothing-left", rmdir(dir) == 0, "temporary files left in the directory");
 	snprintf(path, sizeof(path), "%s/no/such/dir/m.prom", dir);
 	check("textfile-unwritable", !dms_textfile_check(path, err, sizeof(err)) &&
 	      strstr(err, "cannot write"), err);
 	check("textfile-dir-path", !dms_textfile_check("/tmp/", err, sizeof(err)), "dir accepted");
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	if (system(path))
-		fprintf(stderr, "could not remove %s\n", dir);
 }
 
 int main(void)

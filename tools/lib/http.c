@@ -1,158 +1,287 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libdmascope: a minimal HTTP/1.0 server for Prometheus scrapes.  One
+ * libdmascope sinks: a small HTTP/1.0 server for Prometheus scrapes.  One
  * request per connection, answered from the latest metrics text, inside
- * the tool's interval loop: no threads.
+ * the tool's poll loop: no threads, no blocking call.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dmascope.h"
-#include "http.h"
+#include "sinks.h"
 
-#define REQUEST_MAX 4096
-#define REQUEST_TIMEOUT_MS 1000
+#define REQUEST_MAX	4096
+#define LISTEN_BACKLOG	64
+
+struct conn {
+	int fd;			/* -1: free */
+	uint64_t deadline_ns;
+	size_t req_len;
+	char req[REQUEST_MAX];
+	struct dms_buf resp;	/* empty until the request is complete */
+	size_t sent;
+};
 
 struct dms_http {
-	int fd;
+	int listen_fd[DMS_HTTP_MAX_LISTEN];
+	int nlisten;
+	struct conn conns[DMS_HTTP_MAX_CONNS];
+	uint64_t no_accept_until_ns;	/* after EMFILE and the like */
 	struct dms_buf body;
-	uint64_t errors;	/* requests that could not be answered */
+	uint64_t errors, served;
+	/* what each pollfd of the last dms_http_pollfds() was: listener or conn */
+	int slot[DMS_HTTP_POLLFDS];
 };
+
+#define LISTENER(i) (-1 - (i))
+
+static int listen_on(const struct sockaddr *addr, socklen_t len, int family)
+{
+	int fd, one = 1, saved;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* ":PORT" gets one socket per family, so the IPv6 one is IPv6 only */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, addr, len) || listen(fd, LISTEN_BACKLOG)) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Every address: IPv6 and IPv4, either may be missing from the kernel */
+static int listen_any(struct dms_http *h, int port)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int fd, err = 0;
+
+	fd = listen_on((struct sockaddr *)&a6, sizeof(a6), AF_INET6);
+	if (fd >= 0)
+		h->listen_fd[h->nlisten++] = fd;
+	else if (errno != EAFNOSUPPORT)
+		err = errno;
+	fd = listen_on((struct sockaddr *)&a4, sizeof(a4), AF_INET);
+	if (fd >= 0)
+		h->listen_fd[h->nlisten++] = fd;
+	else if (errno != EAFNOSUPPORT || !h->nlisten)
+		err = errno;
+	return err;
+}
+
+static int listen_host(struct dms_http *h, const char *host, int port, char *err,
+		       size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res;
+	char service[16];
+	int rc, fd;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "bad address '%s': %s", host, gai_strerror(rc));
+		return -1;
+	}
+	fd = listen_on(res->ai_addr, res->ai_addrlen, res->ai_family);
+	freeaddrinfo(res);
+	if (fd < 0)
+		return errno;
+	h->listen_fd[h->nlisten++] = fd;
+	return 0;
+}
 
 struct dms_http *dms_http_listen(const char *host, int port, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
-	struct addrinfo *res;
-	struct dms_http *h;
-	char service[16];
-	int fd, one = 1, rc;
+	struct dms_http *h = dms_alloc(1, sizeof(*h));
+	int i, rc;
 
-	snprintf(service, sizeof(service), "%d", port);
-	rc = getaddrinfo(*host ? host : NULL, service, &hints, &res);
-	if (rc) {
-		snprintf(err, errlen, "bad address '%s': %s", host, gai_strerror(rc));
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		h->conns[i].fd = -1;
+	*err = '\0';
+	rc = *host ? listen_host(h, host, port, err, errlen) : listen_any(h, port);
+	if (rc || !h->nlisten) {
+		if (!*err)
+			snprintf(err, errlen, "cannot listen on %s:%d: %s", *host ? host : "*",
+				 port, strerror(rc ? rc : EADDRNOTAVAIL));
+		dms_http_close(h);
 		return NULL;
 	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 16)) {
-		snprintf(err, errlen, "cannot listen on %s:%d: %s", *host ? host : "*",
-			 port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return NULL;
-	}
-	freeaddrinfo(res);
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	h->fd = fd;
 	return h;
 }
 
 void dms_http_set_body(struct dms_http *h, const char *body, size_t len)
 {
 	dms_buf_reset(&h->body);
-	dms_buf_printf(&h->body, "%.*s", (int)len, body);
+	dms_buf_add(&h->body, body, len);
 }
 
-static bool write_all(int fd, const char *p, size_t len)
+static void end_conn(struct dms_http *h, struct conn *c, bool failed)
 {
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= n;
-	}
-	return true;
-}
-
-/* Read until the end of the request head (or give up after a while). */
-static bool read_request(int fd, char *req, size_t cap)
-{
-	size_t len = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	while (len < cap - 1) {
-		ssize_t n;
-
-		if (poll(&p, 1, REQUEST_TIMEOUT_MS) <= 0)
-			return false;
-		n = read(fd, req + len, cap - 1 - len);
-		if (n <= 0)
-			return false;
-		len += n;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			return true;
-	}
-	return false;
-}
-
-static void answer(struct dms_http *h, int fd)
-{
-	char req[REQUEST_MAX], head[256];
-	const char *status = "200 OK", *body = h->body.data ? h->body.data : "";
-	size_t body_len = h->body.len;
-	int flags = fcntl(fd, F_GETFL);
-
-	fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-	if (!read_request(fd, req, sizeof(req))) {
+	close(c->fd);
+	c->fd = -1;
+	dms_buf_free(&c->resp);
+	if (failed)
 		h->errors++;
-		return;
+	else
+		h->served++;
+}
+
+static void accept_all(struct dms_http *h, int lfd, uint64_t now)
+{
+	int i, fd;
+
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++) {
+		struct conn *c = &h->conns[i];
+
+		if (c->fd >= 0)
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* the connection stays queued: wait, do not spin */
+				h->no_accept_until_ns = now + DMS_HTTP_BACKOFF_MS * NSEC_PER_MSEC;
+				h->errors++;
+			}
+			return;
+		}
+		c->fd = fd;
+		c->deadline_ns = now + DMS_HTTP_DEADLINE_MS * NSEC_PER_MSEC;
+		c->req_len = 0;
+		c->sent = 0;
 	}
-	if (strncmp(req, "GET ", 4)) {
+}
+
+/* The answer to a complete request head */
+static void respond(struct dms_http *h, struct conn *c)
+{
+	const char *status = "200 OK", *extra = "", *body = h->body.data ? h->body.data : "";
+	size_t len = h->body.len;
+
+	if (strncmp(c->req, "GET ", 4)) {
 		status = "405 Method Not Allowed";
+		extra = "Allow: GET\r\n";
 		body = "only GET\n";
-		body_len = strlen(body);
-	} else if (strncmp(req + 4, "/metrics ", 9) && strncmp(req + 4, "/metrics?", 9)) {
+		len = strlen(body);
+	} else if (strncmp(c->req + 4, "/metrics ", 9) && strncmp(c->req + 4, "/metrics?", 9)) {
 		status = "404 Not Found";
 		body = "metrics are at /metrics\n";
-		body_len = strlen(body);
+		len = strlen(body);
 	}
-	snprintf(head, sizeof(head),
-		 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, body_len);
-	if (!write_all(fd, head, strlen(head)) || !write_all(fd, body, body_len))
-		h->errors++;
+	dms_buf_printf(&c->resp,
+		       "HTTP/1.0 %s\r\n%sContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+		       "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, extra, len);
+	dms_buf_add(&c->resp, body, len);
 }
 
-void dms_http_poll(struct dms_http *h, int timeout_ms)
+static void read_request(struct dms_http *h, struct conn *c)
 {
-	struct pollfd p = { .fd = h->fd, .events = POLLIN };
-	uint64_t end = dms_now_ns() + (uint64_t)timeout_ms * 1000000;
+	ssize_t n = read(c->fd, c->req + c->req_len, sizeof(c->req) - 1 - c->req_len);
 
-	for (;;) {
-		uint64_t now = dms_now_ns();
-		int fd;
-
-		if (now >= end || dms_stopping())
-			return;
-		if (poll(&p, 1, (int)((end - now + 999999) / 1000000)) <= 0)
-			return;	/* timeout, or a signal */
-		fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		answer(h, fd);
-		close(fd);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		end_conn(h, c, true);
+		return;
 	}
+	c->req_len += n;
+	c->req[c->req_len] = '\0';
+	if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+		respond(h, c);
+	else if (c->req_len == sizeof(c->req) - 1)
+		end_conn(h, c, true);	/* a head this long is no scrape */
+}
+
+static void write_response(struct dms_http *h, struct conn *c)
+{
+	ssize_t n = write(c->fd, c->resp.data + c->sent, c->resp.len - c->sent);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		end_conn(h, c, true);
+		return;
+	}
+	c->sent += n;
+	if (c->sent == c->resp.len)
+		end_conn(h, c, false);
+}
+
+int dms_http_pollfds(struct dms_http *h, struct pollfd *fds, uint64_t now)
+{
+	int i, n = 0;
+	bool room = false;
+
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++) {
+		struct conn *c = &h->conns[i];
+
+		if (c->fd < 0) {
+			room = true;
+			continue;
+		}
+		fds[n] = (struct pollfd){ .fd = c->fd, .events = c->resp.len ? POLLOUT : POLLIN };
+		h->slot[n++] = i;
+	}
+	/* full, or out of fds: leave new connections queued in the kernel */
+	if (room && now >= h->no_accept_until_ns)
+		for (i = 0; i < h->nlisten; i++) {
+			fds[n] = (struct pollfd){ .fd = h->listen_fd[i], .events = POLLIN };
+			h->slot[n++] = LISTENER(i);
+		}
+	return n;
+}
+
+void dms_http_serve(struct dms_http *h, const struct pollfd *fds, int n, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct conn *c;
+
+		if (!fds[i].revents)
+			continue;
+		if (h->slot[i] < 0) {
+			accept_all(h, fds[i].fd, now);
+			continue;
+		}
+		c = &h->conns[h->slot[i]];
+		if (c->fd != fds[i].fd)
+			continue;
+		if (c->resp.len)
+			write_response(h, c);
+		else
+			read_request(h, c);
+	}
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		if (h->conns[i].fd >= 0 && now >= h->conns[i].deadline_ns)
+			end_conn(h, &h->conns[i], true);
+}
+
+uint64_t dms_http_next_ns(const struct dms_http *h)
+{
+	uint64_t next = UINT64_MAX;
+	int i;
+
+	if (h->no_accept_until_ns)
+		next = h->no_accept_until_ns;
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		if (h->conns[i].fd >= 0 && h->conns[i].deadline_ns < next)
+			next = h->conns[i].deadline_ns;
+	return next;
 }
 
 uint64_t dms_http_errors(const struct dms_http *h)
@@ -160,11 +289,24 @@ uint64_t dms_http_errors(const struct dms_http *h)
 	return h ? h->errors : 0;
 }
 
+uint64_t dms_http_served(const struct dms_http *h)
+{
+	return h ? h->served : 0;
+}
+
 void dms_http_close(struct dms_http *h)
 {
+	int i;
+
 	if (!h)
 		return;
-	close(h->fd);
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		if (h->conns[i].fd >= 0) {
+			close(h->conns[i].fd);
+			dms_buf_free(&h->conns[i].resp);
+		}
+	for (i = 0; i < h->nlisten; i++)
+		close(h->listen_fd[i]);
 	dms_buf_free(&h->body);
 	free(h);
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* libdmascope: errors, arguments, the running kernel, the interval loop. */
+/* libdmascope base: errors, time, signals, arguments, the running kernel. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dmascope.h"
-#include "http.h"
+#include "base.h"
 
 const char *dms_prog = "dmascope";
+int dms_verbosity;
 
 static void vreport(const char *what, const char *fmt, va_list ap)
 {
@@ -43,6 +44,29 @@ void dms_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static uint64_t start_ns;
+
+static void __attribute__((constructor)) note_start(void)
+{
+	start_ns = dms_now_ns();
+}
+
+void dms_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!dms_verbosity)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", dms_prog);
+	/* -vv: where the start-up time goes */
+	if (dms_verbosity >= 2)
+		fprintf(stderr, "%7.1f ms: ", (dms_now_ns() - start_ns) / 1e6);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 void dms_fail(int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -51,6 +75,24 @@ void dms_fail(int status, const char *fmt, ...)
 	vreport("error", fmt, ap);
 	va_end(ap);
 	exit(status);
+}
+
+void *dms_alloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		dms_fail(EXIT_RUNTIME, "out of memory");
+	return p;
+}
+
+void *dms_realloc(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n ? n : 1, size);
+
+	if (!q)
+		dms_fail(EXIT_RUNTIME, "out of memory");
+	return q;
 }
 
 /* ---- arguments ---- */
@@ -64,7 +106,7 @@ bool dms_parse_interval(const char *s, double *seconds)
 		return false;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || !(v > 0) || v > 86400)
+	if (errno || *end || !(v > 0) || v > MAX_INTERVAL_S)
 		return false;
 	*seconds = v;
 	return true;
@@ -119,6 +161,12 @@ bool dms_parse_listen(const char *s, char *host, size_t host_len, int *port)
 
 /* ---- the running kernel ---- */
 
+/* older kernel headers lack them */
+#ifndef CAP_BPF
+#define CAP_PERFMON	38
+#define CAP_BPF		39
+#endif
+
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 {
 	return d[cap / 32].effective & (1U << (cap % 32));
@@ -133,13 +181,8 @@ const char *dms_privilege_problem(void)
 		return "cannot read the process capabilities";
 	if (has_cap(data, CAP_SYS_ADMIN))
 		return NULL;
-#ifdef CAP_BPF
 	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))
 		return NULL;
-#else
-	if (has_cap(data, 39) && has_cap(data, 38))	/* CAP_BPF, CAP_PERFMON */
-		return NULL;
-#endif
 	return "needs root, or CAP_BPF and CAP_PERFMON (and read access to /proc/kallsyms)";
 }
 
@@ -203,47 +246,6 @@ static void load_ksyms(void)
 	qsort(ksyms, nr_ksyms, sizeof(*ksyms), ksym_cmp);
 }
 
-/* One pass over /proc/kallsyms, storing nothing: start-up stays quick. */
-void dms_kallsyms_addrs(const char *const *names, uint64_t *addrs)
-{
-	char line[256];
-	size_t i, n, left;
-	FILE *f;
-
-	for (n = 0; names[n]; n++)
-		addrs[n] = 0;
-	left = n;
-	f = fopen("/proc/kallsyms", "r");
-	if (!f)
-		return;
-	while (left && fgets(line, sizeof(line), f)) {
-		/* "ffffffff81000000 T name [module]" */
-		char *sym = strchr(line, ' ');
-		size_t len;
-
-		if (!sym || !sym[1] || sym[2] != ' ')
-			continue;
-		sym += 3;
-		len = strcspn(sym, " \t\n");
-		for (i = 0; i < n; i++) {
-			if (addrs[i] || strlen(names[i]) != len || strncmp(sym, names[i], len))
-				continue;
-			addrs[i] = strtoull(line, NULL, 16);
-			left--;
-		}
-	}
-	fclose(f);
-}
-
-uint64_t dms_kallsyms_addr(const char *name)
-{
-	const char *names[] = { name, NULL };
-	uint64_t addr;
-
-	dms_kallsyms_addrs(names, &addr);
-	return addr;
-}
-
 bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len)
 {
 	size_t lo = 0, hi;
@@ -264,66 +266,75 @@ bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len)
 	return true;
 }
 
-int dms_possible_cpus(void)
+int dms_iommu_dma_groups(void)
 {
-	char buf[256];
-	int first, last, max = 0;
-	char *p = buf;
-	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	static const char groups[] = "/sys/kernel/iommu_groups";
+	char path[PATH_MAX], type[32];
+	struct dirent *e;
+	int n = 0;
+	DIR *dir = opendir(groups);
+	FILE *f;
 
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		if (f)
-			fclose(f);
-		return (int)sysconf(_SC_NPROCESSORS_CONF);
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/type", groups, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(type, sizeof(type), f) && !strncmp(type, "DMA", 3))
+			n++;
+		fclose(f);
 	}
-	fclose(f);
-	while (*p) {
-		int n = 0;
-
-		if (sscanf(p, "%d-%d%n", &first, &last, &n) == 2 ||
-		    (sscanf(p, "%d%n", &first, &n) == 1 && (last = first, 1)))
-			max = last + 1 > max ? last + 1 : max;
-		if (!n)
-			break;
-		p += n;
-		if (*p == ',')
-			p++;
-		else
-			break;
-	}
-	return max ? max : 1;
+	closedir(dir);
+	return n;
 }
 
-/* ---- time and the loop ---- */
+/* ---- time ---- */
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
 
 uint64_t dms_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
-double dms_wall_time(void)
+uint64_t dms_wall_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return clock_ns(CLOCK_REALTIME);
 }
+
+/* ---- signals: a flag, and a pipe that poll() can wait on ---- */
 
 static volatile sig_atomic_t stop_requested;
+static int signal_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	stop_requested = 1;
+	if (write(signal_pipe[1], "x", 1) < 0) {
+		/* full: the reader is woken already */
+	}
+	errno = saved;
 }
 
 void dms_catch_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
+	if (signal_pipe[0] < 0 && pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK))
+		dms_fail(EXIT_RUNTIME, "cannot create a pipe: %s", strerror(errno));
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -335,19 +346,7 @@ bool dms_stopping(void)
 	return stop_requested;
 }
 
-bool dms_wait_until(uint64_t deadline_ns, struct dms_http *http)
+int dms_signal_fd(void)
 {
-	while (!stop_requested) {
-		uint64_t now = dms_now_ns();
-		int ms;
-
-		if (now >= deadline_ns)
-			return true;
-		ms = (int)((deadline_ns - now + 999999) / 1000000);
-		if (http)
-			dms_http_poll(http, ms);
-		else
-			poll(NULL, 0, ms);
-	}
-	return false;
+	return signal_pipe[0];
 }

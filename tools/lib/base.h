@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libdmascope, layer 1 of 4: base.  Errors, time, signals, argument
+ * parsing, and what the tools ask of the running kernel (privileges, BTF,
+ * kallsyms, IOMMU groups).  Depends on libc only.
+ *
+ * The layers, each using only those before it:
+ *   base.h   errors, time, signals, arguments, the running kernel
+ *   text.h   buffers, JSON, Prometheus exposition
+ *   sinks.h  the HTTP /metrics server, the node_exporter textfile
+ *   hooks.h  BPF: the attach ladder, per-CPU and map reads, lost counters
+ *   loop.h   the tool frame: shared options, interval loop, health
+ */
+#ifndef DMASCOPE_BASE_H
+#define DMASCOPE_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses, as libbpf-tools and most Unix tools use them */
+#define EXIT_RUNTIME	1	/* could not do the job */
+#define EXIT_USAGE	2	/* bad command line */
+
+#define NSEC_PER_SEC	1000000000ULL
+#define NSEC_PER_MSEC	1000000ULL
+#define MAX_INTERVAL_S	86400	/* one day */
+
+extern const char *dms_prog;	/* the tool's name, for messages */
+extern int dms_verbosity;	/* -v given N times */
+
+/* "prog: error: ..." on stderr */
+void dms_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void dms_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: ..." on stderr, only with -v; with -vv, ms since the start */
+void dms_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* dms_error(), then exit(status) */
+void dms_fail(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* malloc/calloc/realloc that end the tool when memory runs out */
+void *dms_alloc(size_t n, size_t size);
+void *dms_realloc(void *p, size_t n, size_t size);
+
+/* ---- arguments ---- */
+
+/* A positive number of seconds ("1", "0.5"), at most a day; false if not. */
+bool dms_parse_interval(const char *s, double *seconds);
+/* A positive integer; false if not one. */
+bool dms_parse_count(const char *s, long *count);
+/* "ADDR:PORT" or ":PORT" (all addresses) or "[v6]:PORT". */
+bool dms_parse_listen(const char *s, char *host, size_t host_len, int *port);
+
+/* ---- time ---- */
+
+uint64_t dms_now_ns(void);		/* CLOCK_MONOTONIC */
+uint64_t dms_wall_ns(void);		/* CLOCK_REALTIME, ns since the epoch */
+
+/* ---- signals ---- */
+
+/*
+ * SIGINT/SIGTERM set a flag and make dms_signal_fd() readable, so that a
+ * poll() anywhere in the tool wakes at once; SIGPIPE is ignored.
+ */
+void dms_catch_signals(void);
+bool dms_stopping(void);
+int dms_signal_fd(void);
+
+/* ---- the running kernel ---- */
+
+/* An error message when the caller may not load BPF, or NULL. */
+const char *dms_privilege_problem(void);
+/* An error message when the kernel has no BTF, or NULL. */
+const char *dms_btf_problem(void);
+/* The symbol containing addr: "func" or "func [module]"; false if none. */
+bool dms_kallsyms_name(uint64_t addr, char *buf, size_t len);
+/*
+ * IOMMU groups whose default domain translates DMA through the DMA API
+ * ("DMA" or "DMA-FQ" in /sys/kernel/iommu_groups/N/type).
+ */
+int dms_iommu_dma_groups(void);
+
+#endif /* DMASCOPE_BASE_H */
