@@ -47,6 +47,11 @@ test_fetch() {
 		fail "$t-fetch" "$dir lacks bzImage, initrd or package"
 		return 1
 	fi
+	# Asked again, with the suite read again: nothing to fetch.
+	rm -f "$DMASCOPE_CACHE/distro/$variant/apt/updated"
+	tests/lab/kernel >"$out/fetch" 2>&1
+	check "$t-not-fetched-again" "$(tail -n 1 "$out/fetch")" \
+		grep -q "kernel up to date: $(cat "$dir/package")" "$out/fetch"
 }
 
 # With the IOMMU on (the lab's default command line).
@@ -140,7 +145,7 @@ if test_fetch; then
 	test_boot
 	test_forced_bouncing
 else
-	for name in offline-uses-cache offline-empty-cache-error boots uname-is-image btf \
+	for name in not-fetched-again offline-uses-cache offline-empty-cache-error boots uname-is-image btf \
 		iommu-enabled nvme-translated nvme-direct-io fio swiotlb-forced-boots \
 		swiotlb-nslabs swiotlb-direct-io swiotlb-fio swiotlb-bounces-nvme; do
 		skip "$t-$name" "no $variant image"
