@@ -6,6 +6,7 @@
 #   make bench      benchmarks: results and graphs under docs/bench/
 #   make deps       install the Debian packages (root)
 #   make kernel     build the lab kernel [KERNEL_VARIANT=default|debug|vanilla]
+#                   or fetch a Debian image [KERNEL_VARIANT=debian-6.1|debian-backports]
 #   make lab CMD='...' [KERNEL_VARIANT=] [LAB_CPUS=] [LAB_MEM=] [LAB_TIMEOUT=]
 #                   [LAB_APPEND=]      run CMD as root in the lab kernel
 #   make fresh-check   the README's commands on a fresh Debian 12 root

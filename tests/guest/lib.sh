@@ -101,3 +101,12 @@ start_iovatop() {
 	done
 	return 1
 }
+
+# Debian's kernel images (KERNEL_VARIANT=debian-*) lack dma_map_benchmark,
+# and the edu device stays unbound there.  A test that needs it skips:
+#   need_benchmark TEST-NAME || return 0
+need_benchmark() {
+	[ -x "$BENCH" ] && [ -d /sys/bus/pci/drivers/dma_map_benchmark ] && return 0
+	skip "$1" "no dma_map_benchmark in the $KERNEL_VARIANT kernel"
+	return 1
+}

@@ -100,7 +100,19 @@ fmt_duration() {
 check_variant() {
 	case "$1" in
 	default | debug | vanilla) ;;
-	*) die "unknown KERNEL_VARIANT '$1' (expected default, debug or vanilla)" ;;
+	debian-6.1 | debian-backports) ;;
+	*) die "unknown KERNEL_VARIANT '$1' (expected default, debug, vanilla, debian-6.1 or debian-backports)" ;;
+	esac
+}
+
+# Distribution kernels (tests/lab/distro): Debian's own kernel images,
+# fetched rather than built.  Print the Debian suite of variant $1; fail
+# for the lab's own kernels.
+distro_suite() {
+	case "$1" in
+	debian-6.1) echo bookworm ;;
+	debian-backports) echo bookworm-backports ;;
+	*) return 1 ;;
 	esac
 }
 
