@@ -14,7 +14,11 @@
 #   make clean      remove the tools' build output (not the kernel cache)
 
 # Settings given on the command line reach the scripts through the
-# environment; these are the ones they read.
+# environment; these are the ones they read.  CMD is a shell command:
+# make must not expand the $ in it ($LAB_EDU_BDF, $(tty), ...).
+ifdef CMD
+override CMD := $(value CMD)
+endif
 export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
 

@@ -197,16 +197,19 @@ test_missing_program() {
 
 # make lab typed in a terminal: script(1) gives it a pseudo-terminal.  It
 # must neither stop (QEMU in a background process group gets SIGTTOU)
-# nor lose the command's output or status.
+# nor lose the command's output or status (make reports it as "Error 7";
+# the guest's command sees its own terminal).
 test_lab_in_terminal() {
 	local rc
-	timeout 600 script -qefc "make -s lab CMD='echo hello from \$(tty); exit 7'" \
+	timeout 600 script -qefc "make -s lab CMD='echo guest-\$((6 * 7)); tty; exit 7'" \
 		"$out/typescript" </dev/null >/dev/null 2>&1
 	rc=$?
-	if [ "$rc" = 7 ] && grep -q 'hello from /dev/ttyS1' "$out/typescript"; then
+	tr -d '\r' <"$out/typescript" >"$out/terminal"
+	if [ "$rc" = 2 ] && grep -qx 'guest-42' "$out/terminal" &&
+		grep -qx '/dev/ttyS1' "$out/terminal" && grep -q 'lab\] Error 7' "$out/terminal"; then
 		pass lab-in-terminal
 	else
-		fail lab-in-terminal "exit $rc (124: it hung); output: $(tail -n 2 "$out/typescript" | tr -d '\r')"
+		fail lab-in-terminal "exit $rc (124: it hung); output: $(tail -n 3 "$out/terminal" | tr '\n' ' ')"
 	fi
 }
 
@@ -216,7 +219,7 @@ test_lab_ctrl_c() {
 	: >"$ts"
 	{
 		for _ in $(seq 300); do
-			grep -q 'guest-started' "$ts" && break
+			grep -q 'guest-42-started' "$ts" && break
 			sleep 1
 		done
 		printf '\003'
@@ -225,7 +228,7 @@ test_lab_ctrl_c() {
 			sleep 1
 		done
 	} | LAB_APPEND=$marker timeout 600 script -qefc \
-		"make -s lab CMD='echo guest-started; sleep 1000'" "$ts" >/dev/null 2>&1
+		"make -s lab CMD='echo guest-\$((6 * 7))-started; sleep 1000'" "$ts" >/dev/null 2>&1
 	rc=$?
 	if pgrep -f "$marker" >/dev/null; then
 		fail lab-ctrl-c-stops-guest "QEMU still runs after Ctrl-C"
