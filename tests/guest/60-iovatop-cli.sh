@@ -155,7 +155,9 @@ test_startup_time() {
 	kill -INT $pid
 	wait $pid
 	echo "# iovatop start-up to its first report (10 ms interval): ${ms} ms"
-	expect_range iovatop-startup-under-1s 0 1000 "$ms" "start-up (ms)"
+	# A liveness bound, not a benchmark: under TCG start-up takes 0.5 to
+	# 1.3 s on a quiet host and longer on a busy one.
+	expect_range iovatop-startup-under-5s 0 5000 "$ms" "start-up (ms)"
 }
 
 test_prometheus() {
