@@ -1,0 +1,146 @@
+#!/bin/bash
+# variants: default debug vanilla
+# cmdline: swiotlb=512,force intel_iommu=off
+# The dynamic SWIOTLB end to end: booted with a 1 MiB pool and every DMA
+# bounced, fio (4 KiB and 64 KiB, single and 4-way) on the NVMe disk and
+# dma_map_benchmark (up to 256 KiB) run without "swiotlb buffer is full";
+# the pools grow, a transient pool bridges the onset, and once the load
+# has stopped for pool_idle_ms the dynamic pools are given back.  Checked
+# in debugfs and in a perf record of the swiotlb:* events.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+
+D=/sys/kernel/debug/swiotlb
+P=/sys/module/swiotlb/parameters
+BOOT_SLABS=512
+IDLE_MS=3000
+
+# The largest value a debugfs file took while the load ran.
+sample_peaks() {
+	local n p pools=0 slabs=0
+	while [ ! -e "$work/stop" ]; do
+		read -r n <"$D/io_tlb_nslabs"
+		read -r p <"$D/io_tlb_npools"
+		((n > slabs)) && slabs=$n
+		((p > pools)) && { pools=$p; cat "$D/io_tlb_pools" >"$work/pools-at-peak"; }
+		sleep 0.1
+	done
+	echo "$slabs $pools" >"$work/peaks"
+}
+
+run_fio() {
+	local name=$1 bs=$2 jobs=$3
+	fio --name="$name" --filename="$LAB_NVME_DEV" --direct=1 --rw=randrw \
+		--bs="$bs" --ioengine=libaio --iodepth=8 --numjobs="$jobs" \
+		--size=256M --runtime=3 --time_based --group_reporting \
+		--output="$work/fio-$name.txt" || echo "$name" >>"$work/fio-failed"
+}
+
+# The load, then the wait for the idle pools to go (inside perf record).
+load_and_idle() {
+	local sampler
+	sample_peaks &
+	sampler=$!
+	run_fio 4k-single 4k 1
+	run_fio 64k-single 64k 1
+	run_fio 4k-4way 4k 4
+	run_fio 64k-4way 64k 4
+	for g in 1 16 64; do
+		"$BENCH" -t 4 -s 1 -g $g >"$work/bench-$g.txt" 2>&1 ||
+			echo "dma_map_benchmark -g $g" >>"$work/fio-failed"
+	done
+	touch "$work/stop"
+	wait "$sampler"
+	wait_for 1 $((IDLE_MS / 1000 + 10)) cat "$D/io_tlb_npools" >"$work/npools-after"
+}
+
+# The load itself, run by perf record in test_load
+if [ "${1:-}" = load-and-idle ]; then
+	work=$2
+	load_and_idle
+	exit 0
+fi
+
+test_setup() {
+	expect_eq swiotlb-e2e-boot-pool "$BOOT_SLABS" "$(cat "$D/io_tlb_nslabs")" "slots at boot (swiotlb=512)"
+	echo "$IDLE_MS" >"$P/pool_idle_ms"
+	# pools that boot-time I/O may have added go first
+	expect_eq swiotlb-e2e-one-pool-before 1 "$(wait_for 1 15 cat "$D/io_tlb_npools")" "pools before the load"
+	echo 0 >"$D/io_tlb_used_hiwater"
+	perf list 'swiotlb:*' 2>/dev/null >"$work/list"
+	local e missing=""
+	for e in swiotlb_bounced swiotlb_map_fail swiotlb_slot_alloc \
+		swiotlb_slot_release swiotlb_pool_add swiotlb_pool_remove \
+		swiotlb_grow_fail; do
+		grep -q "swiotlb:$e " "$work/list" || missing+=" $e"
+	done
+	expect_eq swiotlb-e2e-perf-list "" "$missing" "events missing from perf list"
+}
+
+test_load() {
+	local failures0 full slabs pools
+	failures0=$(cat "$D/io_tlb_map_failures")
+	dmesg -c >/dev/null
+	# perf starts the load (this script, see the end) once it records
+	perf record -q -e swiotlb:swiotlb_pool_add -e swiotlb:swiotlb_pool_remove \
+		-e swiotlb:swiotlb_map_fail -e swiotlb:swiotlb_grow_fail -a \
+		-o "$work/perf.data" -- bash "$0" load-and-idle "$work" \
+		>/dev/null 2>"$work/perf.err"
+	expect_eq swiotlb-e2e-load-ran "" "$(cat "$work/fio-failed" 2>/dev/null | tr '\n' ' ')" "load commands that failed"
+	full=$(dmesg | grep -c 'swiotlb buffer is full')
+	expect_eq swiotlb-e2e-never-full 0 "$full" "'swiotlb buffer is full' messages"
+	expect_eq swiotlb-e2e-no-map-failures "$failures0" "$(cat "$D/io_tlb_map_failures")" "io_tlb_map_failures"
+	read -r slabs pools <"$work/peaks"
+	expect_range swiotlb-e2e-pools-grew 2 64 "$pools" "peak pools (boot + dynamic)"
+	expect_range swiotlb-e2e-peak-slots $((BOOT_SLABS + 512)) 65536 "$slabs" "peak io_tlb_nslabs"
+	check swiotlb-e2e-listing-shows-dynamic "no dynamic pool in io_tlb_pools at the peak" \
+		grep -q '^dynamic ' "$work/pools-at-peak"
+	expect_range swiotlb-e2e-hiwater $((BOOT_SLABS + 1)) 65536 "$(cat "$D/io_tlb_used_hiwater")" "io_tlb_used_hiwater"
+	echo "peak: $pools pools, $slabs slots ($((slabs * 2 / 1024)) MiB)"
+}
+
+test_given_back() {
+	local adds_dyn adds_tr rm_dyn rm_tr
+	expect_eq swiotlb-e2e-pools-given-back 1 "$(cat "$work/npools-after")" "pools ${IDLE_MS} ms after the load"
+	expect_eq swiotlb-e2e-slots-given-back "$BOOT_SLABS" "$(cat "$D/io_tlb_nslabs")" "io_tlb_nslabs after the idle time"
+	expect_eq swiotlb-e2e-no-transient-left 0 "$(cat "$D/io_tlb_transient_nslabs")" "io_tlb_transient_nslabs"
+	expect_eq swiotlb-e2e-nothing-used 0 "$(cat "$D/io_tlb_used")" "io_tlb_used after the load"
+	check swiotlb-e2e-listing-default-only "io_tlb_pools: $(tail -n +2 "$D/io_tlb_pools" | cut -c1-20 | tr '\n' ' ')" \
+		eval '[ "$(tail -n +2 "$D/io_tlb_pools" | cut -d" " -f1)" = default ]'
+	perf script -i "$work/perf.data" 2>/dev/null >"$work/script"
+	adds_dyn=$(grep -c 'swiotlb_pool_add:.*kind=dynamic' "$work/script")
+	adds_tr=$(grep -c 'swiotlb_pool_add:.*kind=transient.*reason=onset' "$work/script")
+	rm_dyn=$(grep -c 'swiotlb_pool_remove:.*kind=dynamic' "$work/script")
+	rm_tr=$(grep -c 'swiotlb_pool_remove:.*kind=transient' "$work/script")
+	expect_range swiotlb-e2e-perf-growth 1 64 "$adds_dyn" "dynamic pools added (perf)"
+	expect_range swiotlb-e2e-perf-transient-at-onset 1 100000 "$adds_tr" "transient pools added (perf)"
+	expect_eq swiotlb-e2e-perf-dynamic-removed "$adds_dyn" "$rm_dyn" "dynamic pools removed (perf)"
+	expect_eq swiotlb-e2e-perf-transient-removed "$adds_tr" "$rm_tr" "transient pools removed (perf)"
+	expect_eq swiotlb-e2e-perf-no-map-fail 0 "$(grep -c 'swiotlb_map_fail:' "$work/script")" "map failures (perf)"
+	echo "perf: $adds_dyn dynamic and $adds_tr transient pools added, $rm_dyn and $rm_tr removed"
+	grep -m 3 'swiotlb_pool_add:.*kind=dynamic' "$work/script" | sed 's/^ *//'
+}
+
+test_hiwater_reset() {
+	check swiotlb-e2e-hiwater-rejects-nonzero "writing 5 to io_tlb_used_hiwater succeeded" \
+		eval '! (echo 5 >"$D/io_tlb_used_hiwater") 2>/dev/null'
+	echo 0 >"$D/io_tlb_used_hiwater"
+	expect_eq swiotlb-e2e-hiwater-reset 0 "$(cat "$D/io_tlb_used_hiwater")" "io_tlb_used_hiwater after writing 0"
+}
+
+if [ "$KERNEL_VARIANT" = vanilla ]; then
+	skip swiotlb-e2e "vanilla 6.1 has no dynamic SWIOTLB (one fixed pool)"
+	exit 0
+fi
+if [ ! -r "$D/io_tlb_npools" ]; then
+	fail swiotlb-e2e "no $D/io_tlb_npools: kernel without CONFIG_SWIOTLB_DYNAMIC?"
+	exit 0
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+test_setup
+test_load
+test_given_back
+test_hiwater_reset
+echo 60000 >"$P/pool_idle_ms"
