@@ -35,6 +35,14 @@
  *                                      allocation fails (or M succeeded)
  *   map dev=NAME cpu=K n=N [bytes=B]   dma_map_single() N buffers on the
  *                                      device, then unmap them
+ *   cycle dev=NAME cpu=K n=N [bytes=B] [batch=M]
+ *                                      map M buffers (1 to 64), unmap
+ *                                      them, until N were; status gives
+ *                                      the time spent in map and in unmap
+ *                                      and the median per call
+ *   hold dev=NAME n=N [bytes=B]        map N buffers and keep them mapped
+ *                                      (to fill bounce buffer pools)
+ *   release                            unmap every held mapping
  *   reset                              zero the counters
  */
 #include <linux/cpu.h>
@@ -48,6 +56,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
@@ -72,12 +81,24 @@ struct counters {
 	atomic64_t maps;		/* dma_map_single() calls that worked */
 	atomic64_t map_failures;
 	atomic64_t unmaps;
+	atomic64_t map_ns;		/* time in dma_map_single() (cycle) */
+	atomic64_t unmap_ns;		/* time in dma_unmap_single() (cycle) */
+};
+
+/* Mappings that "hold" made and "release" undoes, all of one device */
+struct held_maps {
+	struct device *dev;
+	void *buf;			/* what they map; one buffer for all */
+	dma_addr_t *addr;
+	unsigned long n, cap, bytes;
 };
 
 static DEFINE_MUTEX(lock);	/* one command at a time */
 static struct iova_domain *iovad;
 static unsigned long granule_shift;
 static struct held_list held;
+static struct held_maps held_maps;
+static u64 cycle_map_median_ns, cycle_unmap_median_ns;	/* last cycle */
 static struct counters count;
 static int last_error;
 static u64 last_ns;		/* how long the last command took */
@@ -569,6 +590,7 @@ static int cmd_fill(struct args *a)
 struct map_job {
 	struct device *dev;
 	unsigned long n, bytes;
+	unsigned long batch;		/* for cycle */
 };
 
 static long do_map(void *arg)
@@ -604,24 +626,199 @@ static long do_map(void *arg)
 	return 0;
 }
 
+/* dev=, cpu= (unless cpu is NULL), n= and bytes= of map, cycle and hold */
+static int parse_map_args(struct args *a, struct map_job *m, unsigned int *cpu)
+{
+	const char *name = arg_str(a, "dev");
+
+	if (!name || (cpu && arg_cpu(a, cpu)) || arg_ulong(a, "n", 0, &m->n) ||
+	    arg_ulong(a, "bytes", PAGE_SIZE, &m->bytes) ||
+	    !m->bytes || m->bytes > (4UL << 20))
+		return -EINVAL;
+	m->dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+	return m->dev ? 0 : -ENODEV;
+}
+
 static int cmd_map(struct args *a)
 {
 	static const char *const keys[] = { "dev", "cpu", "n", "bytes", NULL };
-	const char *name = arg_str(a, "dev");
 	struct map_job m;
 	unsigned int cpu;
 	int ret;
 
-	if (check_keys(a, keys) || !name || arg_cpu(a, &cpu) ||
-	    arg_ulong(a, "n", 0, &m.n) || arg_ulong(a, "bytes", PAGE_SIZE, &m.bytes) ||
-	    !m.bytes || m.bytes > (4UL << 20))
+	if (check_keys(a, keys))
 		return -EINVAL;
-	m.dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
-	if (!m.dev)
-		return -ENODEV;
+	ret = parse_map_args(a, &m, &cpu);
+	if (ret)
+		return ret;
 	ret = run_on(cpu, do_map, &m);
 	put_device(m.dev);
 	return ret;
+}
+
+/*
+ * Map a batch of buffers, then unmap the batch, n times over: the cost of
+ * each call, apart.  To the device only, so that the unmap copies nothing
+ * back: its cost is finding the pool and releasing the slots.  Batches
+ * are how completions come, and they keep what the map touched (every
+ * pool it tried) from being counted as the unmap's cost.
+ */
+#define CYCLE_MAX_BATCH 64
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of n batch times, per call of a batch of size batch */
+static u64 median_per_call(u64 *ns, unsigned long n, unsigned long batch)
+{
+	sort(ns, n, sizeof(*ns), cmp_u64, NULL);
+	return n ? ns[n / 2] / batch : 0;
+}
+
+static long do_cycle(void *arg)
+{
+	struct map_job *m = arg;
+	dma_addr_t addr[CYCLE_MAX_BATCH];
+	unsigned long i, k, mapped, nbatches = 0;
+	u64 *map_ns, *unmap_ns, t0;
+	void *buf;
+
+	buf = kzalloc(m->bytes, GFP_KERNEL);
+	map_ns = kvmalloc_array(m->n / m->batch + 1, sizeof(u64), GFP_KERNEL);
+	unmap_ns = kvmalloc_array(m->n / m->batch + 1, sizeof(u64), GFP_KERNEL);
+	if (!buf || !map_ns || !unmap_ns) {
+		kfree(buf);
+		kvfree(map_ns);
+		kvfree(unmap_ns);
+		return -ENOMEM;
+	}
+	for (i = 0; i + m->batch <= m->n; i += m->batch) {
+		mapped = 0;
+		t0 = ktime_get_ns();
+		for (k = 0; k < m->batch; k++) {
+			addr[mapped] = dma_map_single(m->dev, buf, m->bytes,
+						      DMA_TO_DEVICE);
+			if (dma_mapping_error(m->dev, addr[mapped]))
+				atomic64_inc(&count.map_failures);
+			else
+				mapped++;
+		}
+		map_ns[nbatches] = ktime_get_ns() - t0;
+		t0 = ktime_get_ns();
+		for (k = 0; k < mapped; k++)
+			dma_unmap_single(m->dev, addr[k], m->bytes,
+					 DMA_TO_DEVICE);
+		unmap_ns[nbatches] = ktime_get_ns() - t0;
+		atomic64_add(mapped, &count.maps);
+		atomic64_add(mapped, &count.unmaps);
+		atomic64_add(map_ns[nbatches], &count.map_ns);
+		atomic64_add(unmap_ns[nbatches], &count.unmap_ns);
+		nbatches++;
+		cond_resched();
+	}
+	/* the median: a vCPU descheduled by a busy host spoils a few batches */
+	cycle_map_median_ns = median_per_call(map_ns, nbatches, m->batch);
+	cycle_unmap_median_ns = median_per_call(unmap_ns, nbatches, m->batch);
+	kvfree(map_ns);
+	kvfree(unmap_ns);
+	kfree(buf);
+	return 0;
+}
+
+static int cmd_cycle(struct args *a)
+{
+	static const char *const keys[] = { "dev", "cpu", "n", "bytes", "batch", NULL };
+	struct map_job m;
+	unsigned int cpu;
+	int ret;
+
+	if (check_keys(a, keys) || arg_ulong(a, "batch", 1, &m.batch) ||
+	    !m.batch || m.batch > CYCLE_MAX_BATCH)
+		return -EINVAL;
+	ret = parse_map_args(a, &m, &cpu);
+	if (ret)
+		return ret;
+	ret = run_on(cpu, do_cycle, &m);
+	put_device(m.dev);
+	return ret;
+}
+
+static void release_held_maps(void)
+{
+	struct held_maps *h = &held_maps;
+	unsigned long i;
+
+	for (i = 0; i < h->n; i++) {
+		dma_unmap_single(h->dev, h->addr[i], h->bytes, DMA_BIDIRECTIONAL);
+		atomic64_inc(&count.unmaps);
+	}
+	if (h->dev)
+		put_device(h->dev);
+	kvfree(h->addr);
+	kfree(h->buf);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Held mappings share one device and one size, so release knows both */
+static int cmd_hold(struct args *a)
+{
+	static const char *const keys[] = { "dev", "n", "bytes", NULL };
+	struct held_maps *h = &held_maps;
+	struct map_job m;
+	dma_addr_t *addr;
+	unsigned long i;
+	int ret;
+
+	if (check_keys(a, keys))
+		return -EINVAL;
+	ret = parse_map_args(a, &m, NULL);
+	if (ret)
+		return ret;
+	if (h->n && (h->dev != m.dev || h->bytes != m.bytes)) {
+		put_device(m.dev);
+		return -EBUSY;
+	}
+	if (!h->buf) {
+		h->buf = kzalloc(m.bytes, GFP_KERNEL);
+		h->dev = get_device(m.dev);
+		h->bytes = m.bytes;
+	}
+	put_device(m.dev);
+	if (!h->buf)
+		return -ENOMEM;
+	if (h->n + m.n > h->cap) {
+		addr = kvmalloc_array(h->n + m.n, sizeof(*addr), GFP_KERNEL);
+		if (!addr)
+			return -ENOMEM;
+		if (h->n)
+			memcpy(addr, h->addr, h->n * sizeof(*addr));
+		kvfree(h->addr);
+		h->addr = addr;
+		h->cap = h->n + m.n;
+	}
+	for (i = 0; i < m.n; i++) {
+		h->addr[h->n] = dma_map_single(h->dev, h->buf, h->bytes,
+					       DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(h->dev, h->addr[h->n])) {
+			atomic64_inc(&count.map_failures);
+			continue;
+		}
+		atomic64_inc(&count.maps);
+		h->n++;
+	}
+	return 0;
+}
+
+static int cmd_release(struct args *a)
+{
+	if (a->n)
+		return -EINVAL;
+	release_held_maps();
+	return 0;
 }
 
 static int cmd_reset(struct args *a)
@@ -641,6 +838,8 @@ static const struct {
 	{ "rotate", cmd_rotate },	{ "concurrent", cmd_concurrent },
 	{ "mixed", cmd_mixed },		{ "fill", cmd_fill },
 	{ "map", cmd_map },		{ "reset", cmd_reset },
+	{ "cycle", cmd_cycle },		{ "hold", cmd_hold },
+	{ "release", cmd_release },
 };
 
 static int run_command(char *line)
@@ -698,6 +897,11 @@ static int status_show(struct seq_file *m, void *unused)
 	seq_printf(m, "maps %lld\n", atomic64_read(&count.maps));
 	seq_printf(m, "map_failures %lld\n", atomic64_read(&count.map_failures));
 	seq_printf(m, "unmaps %lld\n", atomic64_read(&count.unmaps));
+	seq_printf(m, "map_ns %lld\n", atomic64_read(&count.map_ns));
+	seq_printf(m, "unmap_ns %lld\n", atomic64_read(&count.unmap_ns));
+	seq_printf(m, "held_maps %lu\n", held_maps.n);
+	seq_printf(m, "cycle_map_median_ns %llu\n", cycle_map_median_ns);
+	seq_printf(m, "cycle_unmap_median_ns %llu\n", cycle_unmap_median_ns);
 	seq_printf(m, "last_command %s\n", last_command);
 	seq_printf(m, "last_error %d\n", last_error);
 	seq_printf(m, "last_ns %llu\n", last_ns);
@@ -722,6 +926,7 @@ static void __exit iovaload_exit(void)
 	mutex_lock(&lock);
 	if (iovad)
 		cmd_destroy(&none);
+	release_held_maps();
 	mutex_unlock(&lock);
 }
 
