@@ -4,6 +4,7 @@
 #   make demo       build everything, boot the lab, show the tools live
 #   make check      unit tests and every lab test; ends with "N passed, ..."
 #   make bench      benchmarks: results and graphs under docs/bench/
+#                   [BENCH_ROUNDS=2] [BENCH_PARTS="iova swiotlb"] [BENCH_QUICK=1]
 #   make deps       install the Debian packages (root)
 #   make kernel     build the lab kernel [KERNEL_VARIANT=default|debug|vanilla]
 #                   or fetch a Debian image [KERNEL_VARIANT=debian-6.1|debian-backports]
@@ -21,6 +22,7 @@ override CMD := $(value CMD)
 endif
 export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
+export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS
 
 .PHONY: all deps kernel module lab check demo bench fresh-check clean
 
