@@ -24,7 +24,7 @@ export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASC
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
 export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS
 
-.PHONY: all deps kernel module lab check demo bench fresh-check clean
+.PHONY: all test-progs deps kernel module lab check demo bench fresh-check clean
 
 OUTPUT := .output
 TOOLS := iovatop
@@ -63,6 +63,21 @@ $(OUTPUT)/%.o: tools/%.c $(OUTPUT)/%.skel.h bpf/%.h tools/lib/*.h
 
 $(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libdmascope.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# Programs only the tests use (tests/tpbtf: a tp_btf consumer of the
+# swiotlb:* events); tests/check builds them.
+TEST_PROGS := $(OUTPUT)/tests/swiotlb_tp
+
+test-progs: $(TEST_PROGS)
+
+$(OUTPUT)/tests:
+	@mkdir -p $@
+
+$(OUTPUT)/tests/%.bpf.o: tests/tpbtf/%.bpf.c bpf/kernel_types.h | $(OUTPUT)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tests/%: tests/tpbtf/%.c $(OUTPUT)/tests/%.skel.h
+	$(CC) $(CFLAGS) -I$(OUTPUT)/tests $< $(LDLIBS) -o $@
 
 deps:
 	@tests/lab/deps

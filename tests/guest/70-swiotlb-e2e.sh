@@ -78,15 +78,26 @@ test_setup() {
 	expect_eq swiotlb-e2e-perf-list "" "$missing" "events missing from perf list"
 }
 
+# A BPF program on the same events as tp_btf (tests/tpbtf), attached
+# around perf's record: it must see the same events.
+start_tp_btf() {
+	"$TOP_DIR/.output/tests/swiotlb_tp" >"$work/tp" 2>"$work/tp.err" &
+	TP_PID=$!
+	wait_for attached 10 head -n 1 "$work/tp" >/dev/null
+}
+
 test_load() {
 	local failures0 full slabs pools
 	failures0=$(cat "$D/io_tlb_map_failures")
 	dmesg -c >/dev/null
+	start_tp_btf
 	# perf starts the load (this script, see the end) once it records
 	perf record -q -e swiotlb:swiotlb_pool_add -e swiotlb:swiotlb_pool_remove \
 		-e swiotlb:swiotlb_map_fail -e swiotlb:swiotlb_grow_fail -a \
 		-o "$work/perf.data" -- bash "$0" load-and-idle "$work" \
 		>/dev/null 2>"$work/perf.err"
+	kill -INT "$TP_PID"
+	wait "$TP_PID"
 	expect_eq swiotlb-e2e-load-ran "" "$(cat "$work/fio-failed" 2>/dev/null | tr '\n' ' ')" "load commands that failed"
 	full=$(dmesg | grep -c 'swiotlb buffer is full')
 	expect_eq swiotlb-e2e-never-full 0 "$full" "'swiotlb buffer is full' messages"
@@ -119,7 +130,25 @@ test_given_back() {
 	expect_eq swiotlb-e2e-perf-transient-removed "$adds_tr" "$rm_tr" "transient pools removed (perf)"
 	expect_eq swiotlb-e2e-perf-no-map-fail 0 "$(grep -c 'swiotlb_map_fail:' "$work/script")" "map failures (perf)"
 	echo "perf: $adds_dyn dynamic and $adds_tr transient pools added, $rm_dyn and $rm_tr removed"
+	test_tp_btf
 	grep -m 3 'swiotlb_pool_add:.*kind=dynamic' "$work/script" | sed 's/^ *//'
+}
+
+# What the tp_btf program counted against perf's record of the same time
+test_tp_btf() {
+	local adds=0 add_slabs=0 add_pool_slabs=0 removes=0 remove_slabs=0 remove_pool_slabs=0 kv
+	check swiotlb-e2e-tp-btf-attached "swiotlb_tp: $(head -c 200 "$work/tp.err") $(head -n 1 "$work/tp")" \
+		grep -qx attached "$work/tp"
+	for kv in $(tail -n 1 "$work/tp"); do
+		case "$kv" in
+		adds=* | add_slabs=* | add_pool_slabs=* | removes=* | remove_slabs=* | remove_pool_slabs=*)
+			eval "${kv%%=*}=\${kv#*=}" ;;
+		esac
+	done
+	expect_eq swiotlb-e2e-tp-btf-adds "$(grep -c 'swiotlb_pool_add:' "$work/script")" "$adds" "pools added (BPF vs perf)"
+	expect_eq swiotlb-e2e-tp-btf-removes "$(grep -c 'swiotlb_pool_remove:' "$work/script")" "$removes" "pools removed (BPF vs perf)"
+	check swiotlb-e2e-tp-btf-pool-pointer "slots added: $add_slabs (argument) vs $add_pool_slabs (pool->nslabs); removed: $remove_slabs vs $remove_pool_slabs" \
+		eval '[ "$add_slabs" -gt 0 ] && [ "$add_slabs" = "$add_pool_slabs" ] && [ "$remove_slabs" = "$remove_pool_slabs" ]'
 }
 
 test_hiwater_reset() {
