@@ -110,3 +110,35 @@ need_benchmark() {
 	skip "$1" "no dma_map_benchmark in the $KERNEL_VARIANT kernel"
 	return 1
 }
+
+# One PASS/FAIL/SKIP line per case of a KUnit suite that ran at boot, and
+# a check that every case the series defines (its KUNIT_CASE lines in
+# kernel-patches/) reported.
+# usage: report_kunit SUITE CASE_PREFIX TEST_NAME_OF_THE_COUNT
+report_kunit() {
+	local suite=$1 prefix=$2 ran=$3 results status num rest name cases=0 defined
+	results=${KUNIT_DIR:-/sys/kernel/debug/kunit}/$suite/results
+	if [ ! -r "$results" ]; then
+		fail "$ran" "no KUnit results at $results"
+		return
+	fi
+	while read -r status num rest; do
+		case "$status" in
+		ok | not) ;;
+		*) continue ;;
+		esac
+		[ "$status" = not ] && { num=$(echo "$rest" | awk '{print $1}'); rest=${rest#* }; }
+		name=$(echo "$rest" | sed -e 's/^- //' -e 's/ *#.*//')
+		[[ $name == "$prefix"* ]] || continue
+		cases=$((cases + 1))
+		if [[ $rest == *"# SKIP"* ]]; then
+			skip "kunit-$name" "${rest#*# SKIP}"
+		elif [ "$status" = ok ]; then
+			pass "kunit-$name"
+		else
+			fail "kunit-$name" "$(grep -B8 "not ok $num - $name" "$results" | grep -i 'expected\|assert' | head -n 2 | tr '\n' ' ')"
+		fi
+	done < <(sed 's/^[[:space:]]*//' "$results")
+	defined=$(grep -ho "KUNIT_CASE($prefix[a-z0-9_]*" "$TOP_DIR"/kernel-patches/*.patch | sort -u | wc -l)
+	expect_eq "$ran" "$defined" "$cases" "KUnit cases reported (KUNIT_CASE lines in kernel-patches/)"
+}
