@@ -205,6 +205,11 @@ def is_row(p):
     return p.get("type") == "row"
 
 
+def data_panels(dash):
+    """The panels that show data: every panel but the rows."""
+    return (p for p in panels_of(dash) if not is_row(p))
+
+
 def panel_name(p):
     return "panel %r" % (p.get("title") or "id %s" % p.get("id"))
 
@@ -234,7 +239,7 @@ def check_identity(dash, name, ctx):
     dup = sorted({i for i in ids if ids.count(i) > 1}, key=str)
     if dup:
         errors.append("panel ids used twice: %s" % dup)
-    if not [p for p in panels_of(dash) if not is_row(p)]:
+    if not list(data_panels(dash)):
         errors.append("no panels")
     return errors
 
@@ -276,9 +281,7 @@ def check_titles(dash, name, ctx):
 
 def check_descriptions(dash, name, ctx):
     errors = []
-    for p in panels_of(dash):
-        if is_row(p):
-            continue
+    for p in data_panels(dash):
         d = str(p.get("description", ""))
         # what a bad value looks like, and what to do about it
         for part in ("Bad:", "What to do:"):
@@ -289,9 +292,7 @@ def check_descriptions(dash, name, ctx):
 
 def check_units(dash, name, ctx):
     errors = []
-    for p in panels_of(dash):
-        if is_row(p):
-            continue
+    for p in data_panels(dash):
         unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
         if not unit:
             errors.append("%s: no fieldConfig.defaults.unit" % panel_name(p))
@@ -302,9 +303,7 @@ def check_units(dash, name, ctx):
 
 def check_datasource(dash, name, ctx):
     errors = []
-    for p in panels_of(dash):
-        if is_row(p):
-            continue
+    for p in data_panels(dash):
         if not is_our_datasource(p.get("datasource")):
             errors.append("%s: datasource is not prometheus ${datasource}" % panel_name(p))
         for t in p.get("targets", []):
@@ -324,9 +323,7 @@ def check_rate_interval(dash, name, ctx):
 
 def check_promql_syntax(dash, name, ctx):
     errors = []
-    for p in panels_of(dash):
-        if is_row(p):
-            continue
+    for p in data_panels(dash):
         if not queries(p) or not all(q.strip() for q in queries(p)):
             errors.append("%s: a target without a query" % panel_name(p))
         for q in queries(p):
