@@ -338,14 +338,21 @@ def check_promql_syntax(dash, name, ctx):
     return errors
 
 
-def check_metrics(dash, name, ctx):
+def metrics_of(what, name, ctx):
+    """The metrics the tool of dashboard NAME exports, or an error list."""
     if name not in DASHBOARDS:
-        return ["dashboards/%s.json is not in DASHBOARDS of tests/dashboards/check.py" % name]
-    tool = DASHBOARDS[name][0]
+        return None, ["%s: '%s' is not in DASHBOARDS of tests/dashboards/check.py" % (what, name)]
     try:
-        exported = exported_metrics(ctx["top"], tool)
+        return exported_metrics(ctx["top"], DASHBOARDS[name][0]), None
     except (ValueError, OSError) as e:
-        return [str(e)]
+        return None, [str(e)]
+
+
+def check_metrics(dash, name, ctx):
+    exported, errors = metrics_of("dashboards/%s.json" % name, name, ctx)
+    if errors:
+        return errors
+    tool = DASHBOARDS[name][0]
     errors = []
     used = [(panel_name(p), q) for p in panels_of(dash) for q in queries(p)]
     used += [("variable '%s'" % v.get("name"), variable_selector(variable_query(v))[0] or "")
@@ -423,13 +430,10 @@ def check_dashboard(path, ctx):
 # standard library; a file this cannot read fails, it is not skipped) ----
 
 def check_rules_metrics(path, name, ctx):
-    if name not in DASHBOARDS:
-        return ["%s: '%s' is not in DASHBOARDS of tests/dashboards/check.py" % (path, name)]
+    exported, errors = metrics_of(path, name, ctx)
+    if errors:
+        return errors
     tool = DASHBOARDS[name][0]
-    try:
-        exported = exported_metrics(ctx["top"], tool)
-    except (ValueError, OSError) as e:
-        return [str(e)]
     errors = []
     for f in (path, path[:-len(".yml")] + ".test.yml"):
         if not os.path.exists(f):
