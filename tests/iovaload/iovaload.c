@@ -778,18 +778,21 @@ static int cmd_hold(struct args *a)
 	ret = parse_map_args(a, &m, NULL);
 	if (ret)
 		return ret;
-	if (h->n && (h->dev != m.dev || h->bytes != m.bytes)) {
+	/* until release, the buffer is of the first hold's size and device */
+	if (h->buf && (h->dev != m.dev || h->bytes != m.bytes)) {
 		put_device(m.dev);
 		return -EBUSY;
 	}
 	if (!h->buf) {
 		h->buf = kzalloc(m.bytes, GFP_KERNEL);
+		if (!h->buf) {
+			put_device(m.dev);
+			return -ENOMEM;
+		}
 		h->dev = get_device(m.dev);
 		h->bytes = m.bytes;
 	}
 	put_device(m.dev);
-	if (!h->buf)
-		return -ENOMEM;
 	if (h->n + m.n > h->cap) {
 		addr = kvmalloc_array(h->n + m.n, sizeof(*addr), GFP_KERNEL);
 		if (!addr)
