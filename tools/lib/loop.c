@@ -317,11 +317,11 @@ static void render_json(void)
 static void render_table(void)
 {
 	dms_buf_reset(&out);
-	if (!dms_run.batch)
+	if (!dms_run.batch && !tool->lines)
 		dms_buf_printf(&out, "\033[H\033[2J");
 	tool->table(&out);
 	footer(&out);
-	if (dms_run.batch)
+	if (dms_run.batch && !tool->lines)
 		dms_buf_printf(&out, "\n");
 	emit();
 }

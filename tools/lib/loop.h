@@ -92,6 +92,11 @@ struct dms_tool {
 	const struct dms_mode *modes;	/* best first, ending with {} */
 	const struct dms_hook *common;	/* hooks of every mode, or NULL */
 	const char *default_mode;	/* NULL: "auto" */
+	/*
+	 * vmstat-like: the table of each interval is appended to the last
+	 * (no screen redraw, no blank line between intervals)
+	 */
+	bool lines;
 	struct bpf_object *(*open)(const struct dms_mode *mode);
 	int (*load)(void);		/* the skeleton's X__load() */
 	void (*close)(void);
