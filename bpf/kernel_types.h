@@ -101,8 +101,16 @@ struct kset {
 	struct list_head list;
 } __core;
 
+struct device_driver {
+	const char *name;
+} __core;
+
+struct io_tlb_mem;
+
 struct device {
 	struct kobject kobj;
+	struct device_driver *driver;
+	struct io_tlb_mem *dma_io_tlb_mem;	/* CONFIG_SWIOTLB */
 } __core;
 
 enum iommu_dma_cookie_type {
@@ -132,6 +140,68 @@ struct iommu_group {
 	struct iommu_domain *default_domain;
 	struct iommu_domain *domain;
 } __core;
+
+struct block_device {
+	struct device bd_device;
+} __core;
+
+struct bio {
+	struct block_device *bi_bdev;
+} __core;
+
+/* ---- SWIOTLB ---- */
+
+typedef struct {
+	s64 counter;
+} atomic64_t;
+typedef atomic64_t atomic_long_t;
+
+struct io_tlb_area {
+	unsigned long used;
+} __core;
+
+/* One pool: 6.6 and later, and 6.1 with the dmascope patches */
+struct io_tlb_pool {
+	unsigned long nslabs;
+	unsigned int nareas;
+	struct io_tlb_area *areas;
+	struct list_head node;		/* CONFIG_SWIOTLB_DYNAMIC */
+	unsigned int kind;		/* dmascope patches: enum swiotlb_pool_kind */
+	bool transient;			/* upstream 6.6+ */
+	unsigned long created;		/* dmascope patches: jiffies */
+} __core;
+
+/*
+ * The allocator.  In 6.6 and later and with the dmascope patches it
+ * holds the boot pool as defpool and nslabs counts every pool but the
+ * transient ones; added pools are on the list "pools" (upstream puts
+ * defpool on it too, the patches do not).
+ */
+struct io_tlb_mem {
+	struct io_tlb_pool defpool;
+	unsigned long nslabs;
+	struct list_head pools;			/* CONFIG_SWIOTLB_DYNAMIC */
+	unsigned long transient_nslabs;		/* dmascope patches */
+	atomic_long_t used_hiwater;		/* CONFIG_DEBUG_FS, 6.4+ or patches */
+} __core;
+
+/* 6.9 and later count transient slots in an atomic (CONFIG_DEBUG_FS) */
+struct io_tlb_mem___atomic {
+	atomic_long_t transient_nslabs;
+} __core;
+
+/* 6.1: the one pool's fields are the allocator's own */
+struct io_tlb_mem___v61 {
+	unsigned long nslabs;
+	unsigned int nareas;
+	struct io_tlb_area *areas;
+} __core;
+
+enum swiotlb_pool_kind {
+	SWIOTLB_POOL_DEFAULT,
+	SWIOTLB_POOL_DYNAMIC,
+	SWIOTLB_POOL_TRANSIENT,
+};
 
 /*
  * Outcomes passed by the iova:* trace events.  Their values are read

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * swiotlbstat's kernel side: count what the software IO TLB does (maps,
+ * unmaps, bounced bytes, failures, pools added and removed), per device,
+ * and read the exact state of its pools on demand.
+ *
+ * Two sets of event programs; user space loads one of them:
+ *   tp_*      the swiotlb:* trace events of the dmascope kernel patches
+ *   fentry_*  fentry on the unmap function (any kernel with BTF)
+ * plus, in both: fentry/fexit on swiotlb_tbl_map_single() (latency,
+ * bytes by direction, and in the fentry mode the maps and failures), the
+ * upstream swiotlb_bounced event, and "snapshot", a syscall program run
+ * at each interval that reads io_tlb_default_mem's pools and areas.
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "dmascope.bpf.h"
+#include "swiotlbstat.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define DMA_MAPPING_ERROR	(~0ULL)
+
+/* Set by user space before loading */
+const volatile bool count_maps;		/* fentry mode: maps and failures from fexit */
+const volatile __u32 self_tgid;		/* swiotlbstat itself */
+
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* &io_tlb_default_mem once known, and how it was found */
+__u64 mem_addr;
+__u32 mem_found;
+__u64 found_dev;	/* the device it was found through */
+__u32 looked_up;
+/* 0, but opaque to the verifier (see dms_rb_first_phase) */
+__u32 walk_zero;
+
+struct swiotlb_state state;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct swiotlb_counters);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SWIOTLBSTAT_MAX_DEVICES);
+	__type(key, u64);
+	__type(value, struct device_counters);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} devices SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SWIOTLBSTAT_MAX_DEVICES);
+	__type(key, u64);
+	__type(value, struct device_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} device_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, struct pool_info);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pools SEC(".maps");
+
+/*
+ * Maps in progress on this CPU: the map path takes spinlocks and does
+ * not sleep, so a map ends on the CPU it started on, after any map of an
+ * interrupt that came in between.
+ */
+struct map_starts {
+	u64 start_ns[SWIOTLBSTAT_DEPTH];
+	u32 tid[SWIOTLBSTAT_DEPTH];
+	u32 depth;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct map_starts);
+} starts SEC(".maps");
+
+static struct device_counters zero_device;
+
+static struct swiotlb_counters *global(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* A device's allocator is io_tlb_default_mem unless it has a restricted pool */
+static void note_mem(struct device *dev)
+{
+	u64 mem;
+
+	if (mem_addr || !bpf_core_field_exists(dev->dma_io_tlb_mem))
+		return;
+	mem = (u64)BPF_CORE_READ(dev, dma_io_tlb_mem);
+	if (mem && __sync_val_compare_and_swap(&mem_addr, 0, mem) == 0)
+		mem_found = FOUND_DEVICE;
+	found_dev = (u64)dev;
+}
+
+/* Name a device the first time it is seen */
+static void see_device(struct device *dev)
+{
+	struct device_info info = {};
+	u64 key = (u64)dev;
+	struct device_driver *drv;
+
+	if (bpf_map_lookup_elem(&device_names, &key))
+		return;
+	if (bpf_probe_read_kernel_str(info.name, sizeof(info.name),
+				      BPF_CORE_READ(dev, kobj.name)) < 0)
+		dms_count_lost(LOST_READS);
+	drv = BPF_CORE_READ(dev, driver);
+	if (drv && bpf_probe_read_kernel_str(info.driver, sizeof(info.driver),
+					     BPF_CORE_READ(drv, name)) < 0)
+		dms_count_lost(LOST_READS);
+	if (bpf_map_update_elem(&device_names, &key, &info, BPF_NOEXIST) == -EEXIST)
+		return;
+	note_mem(dev);
+}
+
+static struct device_counters *device(struct device *dev)
+{
+	u64 key = (u64)dev;
+	struct device_counters *d = bpf_map_lookup_elem(&devices, &key);
+
+	if (d)
+		return d;
+	see_device(dev);
+	return dms_lookup_or_init(&devices, &key, &zero_device, LOST_DEVICES_FULL);
+}
+
+static u32 log2_bucket(u64 v)
+{
+	u32 b = 0;
+
+	while (b < SWIOTLBSTAT_LAT_BUCKETS - 1 && (1ULL << (b + 1)) <= v)
+		b++;
+	return b;
+}
+
+static void count_map(struct device *dev, u64 size)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c)
+		c->maps++;
+	if (d)
+		d->maps++;
+}
+
+static void count_failure(struct device *dev, u64 size)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c) {
+		c->map_failures++;
+		c->map_failure_bytes += size;
+	}
+	if (!d)
+		return;
+	d->failures++;
+	d->failure_bytes += size;
+	if (size > d->largest_failure)
+		d->largest_failure = size;
+}
+
+static u32 pool_kind(unsigned int kind)
+{
+	if (kind == bpf_core_enum_value(enum swiotlb_pool_kind, SWIOTLB_POOL_DYNAMIC))
+		return KIND_DYNAMIC;
+	if (kind == bpf_core_enum_value(enum swiotlb_pool_kind, SWIOTLB_POOL_TRANSIENT))
+		return KIND_TRANSIENT;
+	return KIND_DEFAULT;
+}
+
+/* ---- the swiotlb:* trace events (dmascope patches) ---- */
+
+SEC("tp_btf/swiotlb_slot_alloc")
+int BPF_PROG(tp_slot_alloc, struct device *dev, struct io_tlb_pool *pool,
+	     unsigned int area, unsigned int index, unsigned int nslots, bool crossed)
+{
+	struct swiotlb_counters *c = global();
+
+	count_map(dev, 0);
+	if (c && crossed)
+		c->crossed++;
+	return 0;
+}
+
+SEC("tp_btf/swiotlb_slot_release")
+int BPF_PROG(tp_slot_release, struct device *dev)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c)
+		c->unmaps++;
+	if (d)
+		d->unmaps++;
+	return 0;
+}
+
+SEC("tp_btf/swiotlb_map_fail")
+int BPF_PROG(tp_map_fail, struct device *dev, u64 size)
+{
+	count_failure(dev, size);
+	return 0;
+}
+
+SEC("tp_btf/swiotlb_pool_add")
+int BPF_PROG(tp_pool_add, struct io_tlb_mem *mem, struct io_tlb_pool *pool,
+	     unsigned int kind, unsigned long nslabs, unsigned int nareas,
+	     unsigned int reason, u64 alloc_ns)
+{
+	struct pool_info info = { .alloc_ns = alloc_ns, .kind = pool_kind(kind),
+				  .reason = reason };
+	struct swiotlb_counters *c = global();
+	u64 key = (u64)pool;
+
+	info.added_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&pools, &key, &info, BPF_ANY))
+		dms_count_lost(LOST_POOLS_FULL);
+	if (!c || info.kind >= KINDS)
+		return 0;
+	c->pools_added[info.kind]++;
+	c->pool_alloc_ns += alloc_ns;
+	return 0;
+}
+
+SEC("tp_btf/swiotlb_pool_remove")
+int BPF_PROG(tp_pool_remove, struct io_tlb_mem *mem, struct io_tlb_pool *pool,
+	     unsigned int kind)
+{
+	struct swiotlb_counters *c = global();
+	u64 key = (u64)pool;
+	u32 k = pool_kind(kind);
+
+	bpf_map_delete_elem(&pools, &key);
+	if (c && k < KINDS)
+		c->pools_removed[k]++;
+	return 0;
+}
+
+SEC("tp_btf/swiotlb_grow_fail")
+int BPF_PROG(tp_grow_fail, struct io_tlb_mem *mem)
+{
+	struct swiotlb_counters *c = global();
+
+	if (c)
+		c->grow_failures++;
+	return 0;
+}
+
+/* Upstream's event, in every kernel: one per bounce buffer mapped */
+SEC("tp_btf/swiotlb_bounced")
+int BPF_PROG(tp_bounced, struct device *dev, u64 dev_addr, u64 size)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c) {
+		c->bounced++;
+		c->bounced_bytes += size;
+	}
+	if (d)
+		d->bounced_bytes += size;
+	return 0;
+}
+
+/* ---- the map function: every kernel with BTF ---- */
+
+SEC("fentry/swiotlb_tbl_map_single")
+int BPF_PROG(fentry_map)
+{
+	u32 zero = 0, i;
+	struct map_starts *s = bpf_map_lookup_elem(&starts, &zero);
+
+	if (!s)
+		return 0;
+	i = s->depth;
+	if (i >= SWIOTLBSTAT_DEPTH) {
+		dms_count_lost(LOST_UNPAIRED);
+		return 0;
+	}
+	s->start_ns[i] = bpf_ktime_get_ns();
+	s->tid[i] = (u32)bpf_get_current_pid_tgid();
+	s->depth = i + 1;
+	return 0;
+}
+
+static void count_latency(struct swiotlb_counters *c)
+{
+	u32 zero = 0, i, tid = (u32)bpf_get_current_pid_tgid();
+	struct map_starts *s = bpf_map_lookup_elem(&starts, &zero);
+	u64 ns;
+
+	if (!s || !s->depth || s->depth > SWIOTLBSTAT_DEPTH) {
+		dms_count_lost(LOST_UNPAIRED);
+		return;
+	}
+	i = s->depth - 1;
+	s->depth = i;
+	if (i >= SWIOTLBSTAT_DEPTH || s->tid[i] != tid) {
+		dms_count_lost(LOST_UNPAIRED);
+		return;
+	}
+	ns = bpf_ktime_get_ns() - s->start_ns[i];
+	c->latency[log2_bucket(ns)]++;
+	c->latency_ns += ns;
+}
+
+/*
+ * 6.1 to 6.9: (dev, orig_addr, mapping_size, alloc_size, alloc_align_mask,
+ * dir, attrs); later kernels dropped alloc_size.  The direction is found
+ * by the number of arguments.
+ */
+SEC("fexit/swiotlb_tbl_map_single")
+int BPF_PROG(fexit_map, struct device *dev, u64 orig_addr, u64 size)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d;
+	u64 ret = 0, dir = 0;
+
+	if (!c)
+		return 0;
+	count_latency(c);
+	bpf_get_func_ret(ctx, &ret);
+	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 7 ? 5 : 4, &dir);
+	if (ret == DMA_MAPPING_ERROR) {
+		if (count_maps)
+			count_failure(dev, size);
+		return 0;
+	}
+	if (count_maps)
+		count_map(dev, size);
+	c->map_bytes += size;
+	d = device(dev);
+	if (!d)
+		return 0;
+	if (dir < DIRS)
+		d->bytes[dir] += size;
+	if (size > d->largest)
+		d->largest = size;
+	return 0;
+}
+
+/* fentry mode: unmaps (6.1 to 6.9, then the function behind an inline) */
+static void count_unmap(struct device *dev)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c)
+		c->unmaps++;
+	if (d)
+		d->unmaps++;
+}
+
+SEC("fentry/swiotlb_tbl_unmap_single")
+int BPF_PROG(fentry_unmap, struct device *dev)
+{
+	count_unmap(dev);
+	return 0;
+}
+
+SEC("fentry/__swiotlb_tbl_unmap_single")
+int BPF_PROG(fentry_unmap_pool, struct device *dev)
+{
+	count_unmap(dev);
+	return 0;
+}
+
+/*
+ * Kernels without CONFIG_KALLSYMS_ALL do not list io_tlb_default_mem; any
+ * device points to it.  User space reads one attribute of a device that
+ * cannot have a restricted pool (/sys/devices/virtual/mem/null/dev) once.
+ */
+SEC("fentry/dev_attr_show")
+int BPF_PROG(fentry_dev_attr_show, struct kobject *kobj)
+{
+	if (mem_addr || bpf_get_current_pid_tgid() >> 32 != self_tgid)
+		return 0;
+	note_mem((struct device *)((void *)kobj - bpf_core_field_offset(struct device, kobj)));
+	return 0;
+}
+
+/*
+ * The same without fentry: a block device's own struct device has the
+ * default allocator too, and block I/O happens on most machines (user
+ * space reads a block of its own executable to be sure).
+ */
+SEC("tp_btf/block_bio_queue")
+int BPF_PROG(tp_bio_queue, struct bio *bio)
+{
+	struct block_device *bdev;
+
+	if (mem_addr)
+		return 0;
+	bdev = BPF_CORE_READ(bio, bi_bdev);
+	if (bdev)
+		note_mem(&bdev->bd_device);
+	return 0;
+}
+
+/* ---- snapshot: run by user space at each interval ---- */
+
+/* The pool being read: one area per step, then the next pool on the list */
+struct walk {
+	u64 head;		/* &mem->pools, 0 without a list */
+	u64 defpool;		/* upstream lists the boot pool too: skip it */
+	u64 pool;
+	struct io_tlb_area *areas;
+	u64 used;
+	u64 nslabs;
+	u64 age_ms;
+	u32 nareas;
+	u32 area;
+	u32 kind;
+	u32 n;			/* pools recorded */
+};
+
+static u64 pool_age_ms(struct io_tlb_pool *pool)
+{
+	unsigned long created;
+
+	if (!bpf_core_field_exists(pool->created) || !CONFIG_HZ)
+		return ~0ULL;
+	created = BPF_CORE_READ(pool, created);
+	return (bpf_jiffies64() - created) * 1000 / CONFIG_HZ;
+}
+
+static void enter_pool(struct walk *w, u64 addr)
+{
+	struct io_tlb_pool *pool = (void *)addr;
+
+	w->pool = addr;
+	w->nslabs = BPF_CORE_READ(pool, nslabs);
+	w->nareas = BPF_CORE_READ(pool, nareas);
+	w->areas = BPF_CORE_READ(pool, areas);
+	w->used = 0;
+	w->area = walk_zero;
+	w->age_ms = addr == w->defpool ? ~0ULL : pool_age_ms(pool);
+	if (addr == w->defpool)
+		w->kind = KIND_DEFAULT;
+	else if (bpf_core_field_exists(pool->kind))
+		w->kind = pool_kind(BPF_CORE_READ(pool, kind));
+	else if (bpf_core_field_exists(pool->transient) && BPF_CORE_READ(pool, transient))
+		w->kind = KIND_TRANSIENT;
+	else
+		w->kind = KIND_DYNAMIC;
+}
+
+static void record_pool(struct walk *w)
+{
+	u32 n = w->n;
+	struct pool_state *p;
+
+	state.used += w->used;
+	if (n >= SWIOTLBSTAT_MAX_POOLS) {
+		state.truncated = 1;
+		return;
+	}
+	p = &state.pools[n];
+	p->addr = w->pool;
+	p->nslabs = w->nslabs;
+	p->used = w->used;
+	p->nareas = w->nareas;
+	p->kind = w->kind;
+	p->age_ms = w->age_ms;
+	w->n = n + 1;
+	state.npools = n + 1;
+}
+
+/* The next pool on the list after the current one; false at the end */
+static bool next_pool(struct walk *w)
+{
+	u64 next;
+
+	if (!w->head)
+		return false;
+	if (w->pool == w->defpool && w->defpool != w->head)
+		next = (u64)BPF_CORE_READ((struct list_head *)w->head, next);
+	else
+		next = (u64)BPF_CORE_READ((struct io_tlb_pool *)w->pool, node.next);
+	next -= bpf_core_field_offset(struct io_tlb_pool, node);
+	if (next == w->defpool)		/* upstream: the boot pool is listed first */
+		next = (u64)BPF_CORE_READ((struct io_tlb_pool *)next, node.next) -
+		       bpf_core_field_offset(struct io_tlb_pool, node);
+	if (next + bpf_core_field_offset(struct io_tlb_pool, node) == w->head)
+		return false;
+	enter_pool(w, next);
+	return true;
+}
+
+static long walk_step(u32 index, struct walk *w)
+{
+	struct io_tlb_area *areas = w->areas;
+	u32 area = w->area;
+	unsigned long used;
+
+	if (area < w->nareas) {
+		if (bpf_probe_read_kernel(&used, sizeof(used),
+					  (void *)areas + area * bpf_core_type_size(struct io_tlb_area) +
+					  bpf_core_field_offset(struct io_tlb_area, used)))
+			dms_count_lost(LOST_READS);
+		else
+			w->used += used;
+		w->area = area + 1;
+		return 0;
+	}
+	record_pool(w);
+	if (!next_pool(w)) {
+		w->head = 0;
+		w->nareas = 0;
+		return 1;
+	}
+	return 0;
+}
+
+static void read_totals(struct io_tlb_mem *mem)
+{
+	state.nslabs = BPF_CORE_READ(mem, nslabs);
+	if (bpf_core_field_exists(mem->used_hiwater)) {
+		state.has_hiwater = 1;
+		state.hiwater = BPF_CORE_READ(mem, used_hiwater.counter);
+	}
+	if (bpf_core_field_exists(mem->transient_nslabs)) {
+		state.has_transient = 1;
+		state.transient_nslabs = BPF_CORE_READ(mem, transient_nslabs);
+	} else if (bpf_core_field_exists(((struct io_tlb_mem___atomic *)mem)->transient_nslabs)) {
+		state.has_transient = 1;
+		state.transient_nslabs =
+			BPF_CORE_READ((struct io_tlb_mem___atomic *)mem, transient_nslabs.counter);
+	}
+}
+
+static void read_state(u64 addr)
+{
+	struct io_tlb_mem *mem = (void *)addr;
+	struct walk w = { .n = walk_zero };
+
+	if (bpf_core_field_exists(mem->defpool)) {
+		state.layout = LAYOUT_POOLS;
+		w.defpool = (u64)&mem->defpool;
+		if (bpf_core_field_exists(mem->pools))
+			w.head = (u64)&mem->pools;
+		read_totals(mem);
+		enter_pool(&w, w.defpool);
+	} else {
+		struct io_tlb_mem___v61 *old = (void *)addr;
+
+		state.layout = LAYOUT_SINGLE;
+		w.pool = addr;
+		w.defpool = addr;
+		w.nslabs = state.nslabs = BPF_CORE_READ(old, nslabs);
+		w.nareas = BPF_CORE_READ(old, nareas);
+		w.areas = BPF_CORE_READ(old, areas);
+		w.area = walk_zero;
+		w.age_ms = ~0ULL;
+		w.kind = KIND_DEFAULT;
+	}
+	bpf_loop(SWIOTLBSTAT_WALK_STEPS, walk_step, &w, 0);
+	if (w.nareas)
+		dms_count_lost(LOST_WALK);
+}
+
+SEC("syscall")
+int snapshot(void *ctx)
+{
+	if (!looked_up) {
+		u64 addr = 0;
+
+		dms_find_symbol("io_tlb_default_mem", &addr);
+		if (addr && __sync_val_compare_and_swap(&mem_addr, 0, addr) == 0)
+			mem_found = FOUND_KALLSYMS;
+		looked_up = 1;
+	}
+	/* the pools[] past npools are stale, and not read */
+	state.nslabs = state.used = state.hiwater = state.transient_nslabs = 0;
+	state.layout = state.has_hiwater = state.has_transient = 0;
+	state.npools = state.truncated = 0;
+	state.mem = mem_addr;
+	state.found = mem_found;
+	if (mem_addr)
+		read_state(mem_addr);
+	return 0;
+}
