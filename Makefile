@@ -27,7 +27,7 @@ export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS
 .PHONY: all test-progs deps kernel module lab check demo bench fresh-check clean
 
 OUTPUT := .output
-TOOLS := iovatop
+TOOLS := iovatop swiotlbstat
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool

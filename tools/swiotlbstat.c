@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * swiotlbstat: the software IO TLB (bounce buffers) live, in the style
+ * of vmstat: one line per interval, or a row per pool or per device.
+ *
+ * The BPF side (bpf/swiotlbstat.bpf.c) counts events and reads the pools;
+ * this side turns that into one snapshot per interval and renders it.
+ * Options, modes and hooks, the loop and the outputs are the frame's
+ * (tools/lib/loop.h).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+
+#include "loop.h"
+#include "swiotlbstat.h"
+#include "swiotlbstat.skel.h"
+
+#define PROM(name)	"dmascope_swiotlb_" name
+#define MIB		(1024.0 * 1024.0)
+#define MB		1e6
+#define HEADER_EVERY	20	/* lines between repeated headers */
+#define NO_AGE		(~0ULL)
+/* A device attribute whose dev_attr_show() call reveals io_tlb_default_mem */
+#define PROBE_ATTR	"/sys/devices/virtual/mem/null/dev"
+#define PROBE_BLOCK	4096	/* a direct read, so that a bio is queued */
+
+_Static_assert(LOST_KINDS <= DMS_LOST_MAX, "swiotlbstat's lost kinds fit dms_lost");
+
+static const char usage_text[] =
+"Usage: swiotlbstat [OPTION]... [INTERVAL [COUNT]]\n"
+"Show the software IO TLB (SWIOTLB bounce buffers) live, one line per\n"
+"interval as vmstat does: pools, total and used size, high-water mark,\n"
+"maps and unmaps, bounced bytes, map failures (\"swiotlb buffer is\n"
+"full\"), pools added and removed, map latency.  Needs root.\n"
+"\n"
+"Views (one at a time):\n"
+"  (default)            one line per interval, the header repeated\n"
+"  -P, --pools          one row per pool at each interval\n"
+"  -D, --devices        one row per device that mapped at each interval\n"
+"Modes (-m): tracepoint (the swiotlb:* events of the dmascope patches),\n"
+"fentry (swiotlb_tbl_map_single and the unmap function; any kernel with\n"
+"BTF), bounced (upstream's swiotlb_bounced event only, for kernels that\n"
+"refuse fentry).  All read the pools from io_tlb_default_mem.\n"
+"See swiotlbstat(8) for the columns, the JSON schema and the metric names.\n"
+"\n";
+
+static const char *const kind_names[KINDS] = { "default", "dynamic", "transient" };
+static const char *const dir_names[DIRS] = { "bidirectional", "to_device", "from_device" };
+static const char *const lost_names[LOST_KINDS] = {
+	"devices_full", "pools_full", "reads", "walk", "unpaired" };
+
+enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
+static enum view view;
+
+struct dev {
+	uint64_t key;
+	struct device_info info;
+	struct device_counters total, prev, delta;
+	bool seen;		/* still in the map */
+};
+
+/* The snapshot: everything the renderers read */
+static struct snap {
+	struct swiotlbstat_bpf *skel;
+	struct swiotlb_counters total, prev, delta;
+	struct swiotlb_state st;
+	uint64_t hiwater;	/* the kernel's, else the highest used seen */
+	uint64_t lat_p50_ns, lat_p99_ns;	/* bucket upper bounds, 0: no maps */
+	struct dev *devs;
+	int ndevs, cap_devs;
+	long lines;		/* printed since the last header */
+	bool mem_tried;
+} s;
+
+static const struct option long_opts[] = {
+	{ "pools", no_argument, NULL, 'P' },
+	{ "devices", no_argument, NULL, 'D' },
+	{}
+};
+
+static void parse_opt(int key, const char *arg)
+{
+	(void)arg;
+	if (view != VIEW_LINE)
+		dms_fail(EXIT_USAGE, "--pools and --devices cannot be combined");
+	view = key == 'P' ? VIEW_POOLS : VIEW_DEVICES;
+}
+
+/* ---- modes and their hooks, best first ---- */
+
+static const struct dms_hook tp_hooks[] = {
+	{ "tp_btf/swiotlb_slot_alloc, swiotlb_slot_release",
+	  { "tp_slot_alloc", "tp_slot_release" },
+	  "maps, unmaps, slots taken from another CPU's area" },
+	{ "tp_btf/swiotlb_map_fail", { "tp_map_fail" }, "map failures, their size and device" },
+	{ "tp_btf/swiotlb_pool_add, swiotlb_pool_remove", { "tp_pool_add", "tp_pool_remove" },
+	  "pools added and removed, by kind; allocation time", DMS_HOOK_OPTIONAL },
+	{ "tp_btf/swiotlb_grow_fail", { "tp_grow_fail" }, "pools that could not be added",
+	  DMS_HOOK_OPTIONAL },
+	{}
+};
+
+static const struct dms_hook fentry_hooks[] = {
+	{ "fentry/swiotlb_tbl_unmap_single", { "fentry_unmap" }, "unmaps (6.1 to 6.9)",
+	  DMS_HOOK_OPTIONAL },
+	{ "fentry/__swiotlb_tbl_unmap_single", { "fentry_unmap_pool" },
+	  "unmaps (6.10 and later)", DMS_HOOK_OPTIONAL },
+	{}
+};
+
+/* fexit before fentry: a map seen starting is seen ending */
+static const struct dms_hook map_hooks[] = {
+	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },
+	  "map latency, bytes by direction, largest mapping; fentry mode: maps, failures" },
+	{ "fentry/dev_attr_show", { "fentry_dev_attr_show" },
+	  "finds io_tlb_default_mem through a device when kallsyms does not list it",
+	  DMS_HOOK_OPTIONAL },
+	{}
+};
+
+static const struct dms_hook base_hooks[] = {
+	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, per device" },
+	{ "tp_btf/block_bio_queue", { "tp_bio_queue" },
+	  "finds io_tlb_default_mem through a block device when kallsyms does not list it",
+	  DMS_HOOK_OPTIONAL },
+	{ "syscall/snapshot (BPF_PROG_TEST_RUN)", { "snapshot" },
+	  "pools, total and used slots, high-water: read from io_tlb_default_mem",
+	  DMS_HOOK_RUN },
+	{}
+};
+
+static const char *const fentry_blind[] = {
+	"pools added and removed, their kind and allocation time: needs swiotlb_pool_add/remove",
+	"slots taken from another CPU's area: needs swiotlb_slot_alloc",
+	"high-water between two reads, unless the kernel keeps io_tlb_used_hiwater (6.4+ with debugfs)",
+	NULL
+};
+
+static const char *const bounced_blind[] = {
+	"maps that do not bounce through swiotlb_map() (dma-iommu): needs swiotlb_tbl_map_single",
+	"unmaps, map failures, map latency, bytes by direction: need fentry/fexit",
+	"pools added and removed: need swiotlb_pool_add/remove",
+	"high-water between two reads, unless the kernel keeps io_tlb_used_hiwater (6.4+ with debugfs)",
+	NULL
+};
+
+static const char *no_events(void)
+{
+	if (!dms_btf_has("btf_trace_swiotlb_slot_alloc", BTF_KIND_TYPEDEF))
+		return "this kernel has no swiotlb:* events of the dmascope patches (apply kernel-patches/)";
+	return NULL;
+}
+
+static const char *no_functions(void)
+{
+	if (!dms_btf_has("swiotlb_tbl_map_single", BTF_KIND_FUNC))
+		return "no swiotlb_tbl_map_single in the kernel's BTF";
+	return NULL;
+}
+
+/* The last needs no fentry: for kernels that refuse it (lockdown, policy) */
+static const struct dms_mode modes[] = {
+	{ "tracepoint", "the swiotlb:* events of the dmascope patches",
+	  { tp_hooks, map_hooks, base_hooks }, NULL, no_events },
+	{ "fentry", "the map and unmap functions; no swiotlb:* events in this kernel",
+	  { fentry_hooks, map_hooks, base_hooks }, fentry_blind, no_functions },
+	{ "bounced", "upstream's swiotlb_bounced event only; no fentry/fexit",
+	  { base_hooks }, bounced_blind },
+	{}
+};
+
+static void check_machine(void)
+{
+	if (!dms_btf_has("io_tlb_mem", BTF_KIND_STRUCT))
+		dms_fail(EXIT_RUNTIME, "this kernel has no SWIOTLB (CONFIG_SWIOTLB is not set): no bounce buffers to show");
+}
+
+/* ---- the BPF object ---- */
+
+static bool mode_is(const char *name)
+{
+	return !strcmp(dms_run.bpf.mode->name, name);
+}
+
+static struct bpf_object *open_bpf(const struct dms_mode *mode)
+{
+	s.skel = swiotlbstat_bpf__open();
+	if (!s.skel)
+		return NULL;
+	s.skel->rodata->count_maps = !strcmp(mode->name, "fentry");
+	s.skel->rodata->self_tgid = getpid();
+	return s.skel->obj;
+}
+
+static int load_bpf(void)
+{
+	return swiotlbstat_bpf__load(s.skel);
+}
+
+static void close_bpf(void)
+{
+	swiotlbstat_bpf__destroy(s.skel);
+	s.skel = NULL;
+}
+
+/* Whether the hook running program prog is attached */
+static bool attached(const char *prog)
+{
+	int i, p;
+
+	for (i = 0; i < dms_run.bpf.nhooks; i++)
+		for (p = 0; p < DMS_HOOK_MAX_PROGS && dms_run.bpf.hooks[i]->progs[p]; p++)
+			if (!strcmp(dms_run.bpf.hooks[i]->progs[p], prog))
+				return dms_run.bpf.attached[i];
+	return false;
+}
+
+static bool have_maps(void)
+{
+	return mode_is("tracepoint") || attached("fexit_map");
+}
+
+static bool have_unmaps(void)
+{
+	return mode_is("tracepoint") || attached("fentry_unmap") || attached("fentry_unmap_pool");
+}
+
+static void run_snapshot(void)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, topts);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(s.skel->progs.snapshot), &topts))
+		dms_run.map_read_errors++;
+	s.st = s.skel->bss->state;
+}
+
+/*
+ * kallsyms first (the snapshot looks it up); else one read of a device
+ * attribute, which the dev_attr_show hook turns into the device's
+ * dma_io_tlb_mem.
+ */
+static void find_mem(void)
+{
+	char buf[64];
+	void *block;
+	int fd;
+
+	if (s.mem_tried)
+		return;
+	s.mem_tried = true;
+	run_snapshot();
+	if (s.st.mem)
+		return;
+	fd = open(PROBE_ATTR, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf)) < 0)
+			dms_info("cannot read %s", PROBE_ATTR);
+		close(fd);
+	}
+	/* one block read from the disk, past the page cache */
+	fd = open("/proc/self/exe", O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd >= 0 && !posix_memalign(&block, PROBE_BLOCK, PROBE_BLOCK)) {
+		if (pread(fd, block, PROBE_BLOCK, 0) < 0)
+			dms_info("cannot read a block of /proc/self/exe");
+		free(block);
+	}
+	if (fd >= 0)
+		close(fd);
+	run_snapshot();
+}
+
+static const char *found_how(void)
+{
+	switch (s.st.found) {
+	case FOUND_KALLSYMS: return "kallsyms";
+	case FOUND_DEVICE: return "a device's dma_io_tlb_mem";
+	}
+	return "not found";
+}
+
+static void hooks_note(FILE *f)
+{
+	find_mem();
+	if (s.st.mem)
+		fprintf(f, "io_tlb_default_mem: found through %s (%s layout)\n", found_how(),
+			s.st.layout == LAYOUT_SINGLE ? "6.1 single pool" : "pool list");
+	else
+		fprintf(f, "io_tlb_default_mem: not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'\n");
+	if (s.st.mem && !s.st.has_hiwater)
+		fprintf(f, "high-water: the kernel keeps none; the highest used slots seen at the intervals\n");
+}
+
+static void started(void)
+{
+	find_mem();
+	if (!s.st.mem)
+		dms_warn("io_tlb_default_mem not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'");
+}
+
+/* ---- reading the maps ---- */
+
+static void add_global(const void *key, const void *values, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	dms_percpu_sum(values, sizeof(struct swiotlb_counters), (uint64_t *)&s.total,
+		       sizeof(s.total) / sizeof(uint64_t));
+}
+
+static struct dev *get_dev(uint64_t key)
+{
+	struct dev *d;
+	int i;
+
+	for (i = 0; i < s.ndevs; i++)
+		if (s.devs[i].key == key)
+			return &s.devs[i];
+	if (s.ndevs == s.cap_devs) {
+		s.cap_devs = s.cap_devs ? 2 * s.cap_devs : 16;
+		s.devs = dms_realloc(s.devs, s.cap_devs, sizeof(*s.devs));
+	}
+	d = &s.devs[s.ndevs++];
+	memset(d, 0, sizeof(*d));
+	d->key = key;
+	if (bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), &key, &d->info))
+		snprintf(d->info.name, sizeof(d->info.name), "%#llx", (unsigned long long)key);
+	return d;
+}
+
+static void max_into(__u64 *to, __u64 v)
+{
+	if (v > *to)
+		*to = v;
+}
+
+static void add_device(const void *key, const void *values, void *ctx)
+{
+	size_t stride = dms_percpu_stride(sizeof(struct device_counters));
+	struct dev *d = get_dev(*(const uint64_t *)key);
+	int cpu, i;
+
+	(void)ctx;
+	memset(&d->total, 0, sizeof(d->total));
+	d->seen = true;
+	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
+		const struct device_counters *c = (const void *)((const char *)values + cpu * stride);
+
+		d->total.maps += c->maps;
+		for (i = 0; i < DIRS; i++)
+			d->total.bytes[i] += c->bytes[i];
+		d->total.bounced_bytes += c->bounced_bytes;
+		d->total.unmaps += c->unmaps;
+		d->total.failures += c->failures;
+		d->total.failure_bytes += c->failure_bytes;
+		max_into(&d->total.largest, c->largest);
+		max_into(&d->total.largest_failure, c->largest_failure);
+	}
+	if (!d->info.driver[0])
+		bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), key, &d->info);
+}
+
+static void sub_u64s(void *out, const void *now, const void *before, size_t size)
+{
+	const uint64_t *a = now, *b = before;
+	uint64_t *o = out;
+	size_t i;
+
+	for (i = 0; i < size / sizeof(uint64_t); i++)
+		o[i] = a[i] - b[i];
+}
+
+/* The upper bound of the bucket where the q-th fraction of maps falls */
+static uint64_t quantile_ns(const __u64 *buckets, double q)
+{
+	uint64_t n = 0, seen = 0;
+	int b;
+
+	for (b = 0; b < SWIOTLBSTAT_LAT_BUCKETS; b++)
+		n += buckets[b];
+	if (!n)
+		return 0;
+	for (b = 0; b < SWIOTLBSTAT_LAT_BUCKETS; b++) {
+		seen += buckets[b];
+		if (seen >= q * n)
+			break;
+	}
+	return 2ULL << b;
+}
+
+static void collect(void)
+{
+	int i;
+
+	run_snapshot();
+	memset(&s.total, 0, sizeof(s.total));
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.counters), sizeof(uint32_t),
+				 sizeof(struct swiotlb_counters), true, add_global, NULL);
+	sub_u64s(&s.delta, &s.total, &s.prev, sizeof(s.total));
+	s.prev = s.total;
+	for (i = 0; i < s.ndevs; i++)
+		s.devs[i].seen = false;
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.devices), sizeof(uint64_t),
+				 sizeof(struct device_counters), true, add_device, NULL);
+	for (i = 0; i < s.ndevs; i++) {
+		struct dev *d = &s.devs[i];
+
+		sub_u64s(&d->delta, &d->total, &d->prev, sizeof(d->total));
+		d->delta.largest = d->total.largest;
+		d->delta.largest_failure = d->total.largest_failure;
+		d->prev = d->total;
+	}
+	if (s.st.has_hiwater)
+		s.hiwater = s.st.hiwater;
+	else if (s.st.used > s.hiwater)
+		s.hiwater = s.st.used;
+	s.lat_p50_ns = quantile_ns(s.delta.latency, 0.50);
+	s.lat_p99_ns = quantile_ns(s.delta.latency, 0.99);
+}
+
+/* ---- table ---- */
+
+static uint64_t pools_of(int kind)
+{
+	uint32_t i;
+	uint64_t n = 0;
+
+	for (i = 0; i < s.st.npools && i < SWIOTLBSTAT_MAX_POOLS; i++)
+		n += s.st.pools[i].kind == (uint32_t)kind;
+	return n;
+}
+
+/* A field of width w: the number, or '-' when it cannot be known */
+static void field(struct dms_buf *b, int w, bool known, const char *fmt, double v)
+{
+	char num[32];
+
+	if (known)
+		snprintf(num, sizeof(num), fmt, v);
+	else
+		snprintf(num, sizeof(num), "-");
+	dms_buf_printf(b, " %*s", w, num);
+}
+
+static void table_line(struct dms_buf *b)
+{
+	bool mem = s.st.mem != 0, lat = attached("fexit_map");
+	bool grow = attached("tp_pool_add");
+	char when[16], pools[24] = "-";
+	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
+
+	if (s.lines++ % HEADER_EVERY == 0)
+		dms_buf_printf(b, "%8s %9s %9s %8s %8s %5s %9s %9s %9s %6s %5s %5s %8s %8s\n",
+			       "TIME", "POOLS", "TOTAL_MiB", "USED_MiB", "HIGH_MiB", "USE%",
+			       "MAPS/s", "UNMAPS/s", "BNC_MB/s", "FAIL", "GROW", "RMVD",
+			       "P50_us", "P99_us");
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	if (mem)
+		snprintf(pools, sizeof(pools), "%llu/%llu/%llu",
+			 (unsigned long long)pools_of(KIND_DEFAULT),
+			 (unsigned long long)pools_of(KIND_DYNAMIC),
+			 (unsigned long long)pools_of(KIND_TRANSIENT));
+	dms_buf_printf(b, "%8s %9s", when, pools);
+	field(b, 9, mem, "%.1f", s.st.nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB);
+	field(b, 8, mem, "%.2f", s.st.used * SWIOTLBSTAT_SLOT_SIZE / MIB);
+	field(b, 8, mem, "%.2f", s.hiwater * SWIOTLBSTAT_SLOT_SIZE / MIB);
+	field(b, 5, mem && s.st.nslabs, "%.1f", 100.0 * s.st.used / (s.st.nslabs ? s.st.nslabs : 1));
+	field(b, 9, have_maps(), "%.0f", dms_rate(s.delta.maps));
+	field(b, 9, have_unmaps(), "%.0f", dms_rate(s.delta.unmaps));
+	field(b, 9, attached("tp_bounced"), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
+	field(b, 6, have_maps(), "%.0f", s.delta.map_failures);
+	field(b, 5, grow, "%.0f", s.delta.pools_added[KIND_DYNAMIC] +
+	      s.delta.pools_added[KIND_TRANSIENT]);
+	field(b, 5, grow, "%.0f", s.delta.pools_removed[KIND_DYNAMIC] +
+	      s.delta.pools_removed[KIND_TRANSIENT]);
+	field(b, 8, lat && s.lat_p50_ns, "%.1f", s.lat_p50_ns / 1e3);
+	field(b, 8, lat && s.lat_p99_ns, "%.1f", s.lat_p99_ns / 1e3);
+	dms_buf_printf(b, "\n");
+}
+
+static bool pool_info(uint64_t addr, struct pool_info *info)
+{
+	return !bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.pools), &addr, info);
+}
+
+static void table_pools(struct dms_buf *b)
+{
+	uint32_t i;
+
+	dms_buf_printf(b, "%-9s %18s %8s %8s %8s %5s %5s %10s %8s\n", "KIND", "POOL", "SLOTS",
+		       "MiB", "USED", "USE%", "AREAS", "AGE_s", "ALLOC_ms");
+	if (!s.st.mem)
+		dms_buf_printf(b, "(io_tlb_default_mem not found: see --hooks)\n");
+	for (i = 0; i < s.st.npools && i < SWIOTLBSTAT_MAX_POOLS; i++) {
+		const struct pool_state *p = &s.st.pools[i];
+		struct pool_info info;
+		bool known = pool_info(p->addr, &info);
+
+		dms_buf_printf(b, "%-9s %#18llx %8llu %8.2f %8llu", kind_names[p->kind % KINDS],
+			       (unsigned long long)p->addr, (unsigned long long)p->nslabs,
+			       p->nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB, (unsigned long long)p->used);
+		field(b, 5, p->nslabs, "%.1f", 100.0 * p->used / (p->nslabs ? p->nslabs : 1));
+		dms_buf_printf(b, " %5u", p->nareas);
+		field(b, 10, p->age_ms != NO_AGE, "%.1f", p->age_ms / 1e3);
+		field(b, 8, known, "%.2f", info.alloc_ns / 1e6);
+		dms_buf_printf(b, "\n");
+	}
+	if (s.st.truncated)
+		dms_buf_printf(b, "(more than %d pools: the others are not shown)\n",
+			       SWIOTLBSTAT_MAX_POOLS);
+}
+
+static void table_devices(struct dms_buf *b)
+{
+	int i;
+
+	dms_buf_printf(b, "%-20s %-14s %9s %9s %9s %9s %9s %9s %6s %9s\n", "DEVICE", "DRIVER",
+		       "MAPS/s", "UNMAPS/s", "TODEV_MB", "FROMDEV_MB", "BIDI_MB", "BNC_MB",
+		       "FAIL", "LARGEST");
+	for (i = 0; i < s.ndevs; i++) {
+		const struct dev *d = &s.devs[i];
+		const struct device_counters *c = &d->delta;
+
+		if (!c->maps && !c->unmaps && !c->failures && !c->bounced_bytes)
+			continue;
+		dms_buf_printf(b, "%-20.20s %-14.14s %9.0f", d->info.name,
+			       d->info.driver[0] ? d->info.driver : "-", dms_rate(c->maps));
+		field(b, 9, have_unmaps(), "%.0f", dms_rate(c->unmaps));
+		dms_buf_printf(b, " %9.2f %9.2f %9.2f %9.2f %6llu %9llu\n",
+			       c->bytes[DIR_TO_DEVICE] / MB, c->bytes[DIR_FROM_DEVICE] / MB,
+			       c->bytes[DIR_BIDIRECTIONAL] / MB, c->bounced_bytes / MB,
+			       (unsigned long long)c->failures, (unsigned long long)c->largest);
+	}
+}
+
+static void table(struct dms_buf *b)
+{
+	char when[16];
+	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
+
+	if (view == VIEW_LINE) {
+		table_line(b);
+		return;
+	}
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	dms_buf_printf(b, "swiotlbstat %s  mode %s  interval %.2fs\n", when,
+		       dms_run.bpf.mode->name, dms_run.elapsed_s);
+	if (view == VIEW_POOLS)
+		table_pools(b);
+	else
+		table_devices(b);
+	dms_buf_printf(b, "\n");
+}
+
+/* ---- JSON: fields that cannot be known are absent ---- */
+
+static void json_pools(struct dms_json *j)
+{
+	uint32_t i;
+
+	dms_json_array(j, "pool_list");
+	for (i = 0; i < s.st.npools && i < SWIOTLBSTAT_MAX_POOLS; i++) {
+		const struct pool_state *p = &s.st.pools[i];
+		struct pool_info info;
+
+		dms_json_object(j, NULL);
+		dms_json_str(j, "kind", kind_names[p->kind % KINDS]);
+		dms_json_u64(j, "slots", p->nslabs);
+		dms_json_u64(j, "used_slots", p->used);
+		dms_json_u64(j, "areas", p->nareas);
+		if (p->age_ms != NO_AGE)
+			dms_json_u64(j, "age_ms", p->age_ms);
+		if (pool_info(p->addr, &info))
+			dms_json_u64(j, "alloc_ns", info.alloc_ns);
+		dms_json_end_object(j);
+	}
+	dms_json_end_array(j);
+}
+
+static void json_devices(struct dms_json *j)
+{
+	int i;
+
+	dms_json_array(j, "devices");
+	for (i = 0; i < s.ndevs; i++) {
+		const struct dev *d = &s.devs[i];
+
+		dms_json_object(j, NULL);
+		dms_json_str(j, "device", d->info.name);
+		dms_json_str(j, "driver", d->info.driver);
+		dms_json_u64(j, "maps", d->delta.maps);
+		if (have_unmaps())
+			dms_json_u64(j, "unmaps", d->delta.unmaps);
+		dms_json_counters(j, "mapped_bytes", d->delta.bytes, dir_names, DIRS);
+		dms_json_u64(j, "bounced_bytes", d->delta.bounced_bytes);
+		dms_json_u64(j, "map_failures", d->delta.failures);
+		dms_json_u64(j, "map_failure_bytes", d->delta.failure_bytes);
+		dms_json_u64(j, "largest_map_bytes", d->delta.largest);
+		dms_json_u64(j, "largest_failure_bytes", d->delta.largest_failure);
+		dms_json_end_object(j);
+	}
+	dms_json_end_array(j);
+}
+
+static void json(struct dms_json *j)
+{
+	const struct swiotlb_counters *c = &s.delta;
+
+	dms_json_u64(j, "slot_bytes", SWIOTLBSTAT_SLOT_SIZE);
+	if (s.st.mem) {
+		dms_json_object(j, "pools");
+		dms_json_u64(j, "default", pools_of(KIND_DEFAULT));
+		dms_json_u64(j, "dynamic", pools_of(KIND_DYNAMIC));
+		dms_json_u64(j, "transient", pools_of(KIND_TRANSIENT));
+		dms_json_end_object(j);
+		dms_json_u64(j, "total_slots", s.st.nslabs);
+		dms_json_u64(j, "used_slots", s.st.used);
+		dms_json_u64(j, "hiwater_slots", s.hiwater);
+		dms_json_str(j, "hiwater_source", s.st.has_hiwater ? "kernel" : "sampled");
+		if (s.st.has_transient)
+			dms_json_u64(j, "transient_slots", s.st.transient_nslabs);
+	}
+	if (have_maps()) {
+		dms_json_u64(j, "maps", c->maps);
+		dms_json_u64(j, "map_failures", c->map_failures);
+		dms_json_u64(j, "map_failure_bytes", c->map_failure_bytes);
+	}
+	if (have_unmaps())
+		dms_json_u64(j, "unmaps", c->unmaps);
+	if (attached("fexit_map"))
+		dms_json_u64(j, "mapped_bytes", c->map_bytes);
+	dms_json_u64(j, "bounced", c->bounced);
+	dms_json_u64(j, "bounced_bytes", c->bounced_bytes);
+	if (mode_is("tracepoint"))
+		dms_json_u64(j, "crossed_areas", c->crossed);
+	if (attached("tp_pool_add")) {
+		dms_json_counters(j, "pools_added", c->pools_added, kind_names, KINDS);
+		dms_json_counters(j, "pools_removed", c->pools_removed, kind_names, KINDS);
+		dms_json_u64(j, "pool_alloc_ns", c->pool_alloc_ns);
+	}
+	if (attached("tp_grow_fail"))
+		dms_json_u64(j, "grow_failures", c->grow_failures);
+	if (attached("fexit_map") && s.lat_p50_ns) {
+		dms_json_u64(j, "map_latency_p50_ns", s.lat_p50_ns);
+		dms_json_u64(j, "map_latency_p99_ns", s.lat_p99_ns);
+	}
+	json_pools(j);
+	json_devices(j);
+}
+
+/* ---- Prometheus: cumulative since the tool started ---- */
+
+static void prom_bytes(struct dms_prom *p, const char *name, const char *help, uint64_t slots)
+{
+	dms_prom_family(p, name, "gauge", help);
+	dms_prom_u64(p, NULL, slots * SWIOTLBSTAT_SLOT_SIZE);
+}
+
+static void prom_counter(struct dms_prom *p, const char *name, const char *help, uint64_t v)
+{
+	dms_prom_family(p, name, "counter", help);
+	dms_prom_u64(p, NULL, v);
+}
+
+static void prom_kinds(struct dms_prom *p, const char *name, const char *help,
+		       const __u64 *v)
+{
+	int k;
+
+	dms_prom_family(p, name, "counter", help);
+	for (k = 0; k < KINDS; k++) {
+		struct dms_labels l = {};
+
+		dms_label(&l, "kind", kind_names[k]);
+		dms_prom_u64(p, &l, v[k]);
+	}
+}
+
+static void metrics_state(struct dms_prom *p)
+{
+	__u64 pools[KINDS];
+	int k;
+
+	if (!s.st.mem)
+		return;
+	prom_bytes(p, PROM("total_bytes"), "Bounce buffer memory of all pools but the transient ones (io_tlb_nslabs)", s.st.nslabs);
+	prom_bytes(p, PROM("used_bytes"), "Bounce buffer memory in use (io_tlb_used)", s.st.used);
+	prom_bytes(p, PROM("used_hiwater_bytes"), "Highest use: the kernel's io_tlb_used_hiwater, or the highest seen", s.hiwater);
+	if (s.st.has_transient)
+		prom_bytes(p, PROM("transient_bytes"), "Memory of transient pools", s.st.transient_nslabs);
+	for (k = 0; k < KINDS; k++)
+		pools[k] = pools_of(k);
+	dms_prom_family(p, PROM("pools"), "gauge", "Pools, by kind");
+	for (k = 0; k < KINDS; k++) {
+		struct dms_labels l = {};
+
+		dms_label(&l, "kind", kind_names[k]);
+		dms_prom_u64(p, &l, pools[k]);
+	}
+}
+
+static void metrics_latency(struct dms_prom *p)
+{
+	double bounds[SWIOTLBSTAT_LAT_BUCKETS - 1];
+	uint64_t counts[SWIOTLBSTAT_LAT_BUCKETS];
+	int b;
+
+	if (!attached("fexit_map"))
+		return;
+	for (b = 0; b < SWIOTLBSTAT_LAT_BUCKETS; b++) {
+		counts[b] = s.total.latency[b];
+		if (b < SWIOTLBSTAT_LAT_BUCKETS - 1)
+			bounds[b] = (double)(2ULL << b) / NSEC_PER_SEC;
+	}
+	dms_prom_family(p, PROM("map_latency_seconds"), "histogram", "Time swiotlb_tbl_map_single() took");
+	dms_prom_histogram(p, NULL, bounds, counts, SWIOTLBSTAT_LAT_BUCKETS - 1,
+			   (double)s.total.latency_ns / NSEC_PER_SEC);
+}
+
+static void prom_devices(struct dms_prom *p, const char *name, const char *help,
+			 size_t offset)
+{
+	int i;
+
+	dms_prom_family(p, name, "counter", help);
+	for (i = 0; i < s.ndevs; i++) {
+		struct dms_labels l = {};
+
+		dms_label(&l, "device", s.devs[i].info.name);
+		dms_label(&l, "driver", s.devs[i].info.driver[0] ? s.devs[i].info.driver : "-");
+		dms_prom_u64(p, &l, *(const __u64 *)((const char *)&s.devs[i].total + offset));
+	}
+}
+
+static void metrics_devices(struct dms_prom *p)
+{
+	int i, dir;
+
+	prom_devices(p, PROM("device_maps_total"), "Bounce buffers mapped, per device",
+		     offsetof(struct device_counters, maps));
+	prom_devices(p, PROM("device_bounced_bytes_total"), "Bytes bounced (swiotlb_bounced), per device",
+		     offsetof(struct device_counters, bounced_bytes));
+	prom_devices(p, PROM("device_map_failures_total"), "Maps that found no room, per device",
+		     offsetof(struct device_counters, failures));
+	dms_prom_family(p, PROM("device_mapped_bytes_total"), "counter", "Bytes mapped, per device and direction");
+	for (i = 0; i < s.ndevs; i++)
+		for (dir = 0; dir < DIRS; dir++) {
+			struct dms_labels l = {};
+
+			dms_label(&l, "device", s.devs[i].info.name);
+			dms_label(&l, "direction", dir_names[dir]);
+			dms_prom_u64(p, &l, s.devs[i].total.bytes[dir]);
+		}
+}
+
+static void metrics(struct dms_prom *p)
+{
+	const struct swiotlb_counters *c = &s.total;
+
+	metrics_state(p);
+	if (have_maps()) {
+		prom_counter(p, PROM("maps_total"), "Bounce buffers mapped", c->maps);
+		prom_counter(p, PROM("map_failures_total"), "Maps that found no room (swiotlb buffer is full)", c->map_failures);
+		prom_counter(p, PROM("map_failure_bytes_total"), "Bytes of the maps that failed", c->map_failure_bytes);
+	}
+	if (have_unmaps())
+		prom_counter(p, PROM("unmaps_total"), "Bounce buffers unmapped", c->unmaps);
+	if (attached("fexit_map"))
+		prom_counter(p, PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers", c->map_bytes);
+	prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
+	prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
+	if (attached("tp_pool_add")) {
+		prom_kinds(p, PROM("pools_added_total"), "Pools added, by kind", c->pools_added);
+		prom_kinds(p, PROM("pools_removed_total"), "Pools removed, by kind", c->pools_removed);
+	}
+	if (attached("tp_grow_fail"))
+		prom_counter(p, PROM("grow_failures_total"), "Pools that could not be added", c->grow_failures);
+	metrics_latency(p);
+	metrics_devices(p);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct dms_tool tool = {
+		.name = "swiotlbstat",
+		.usage = usage_text,
+		.short_opts = "PD",
+		.long_opts = long_opts,
+		.parse_opt = parse_opt,
+		.metric_prefix = "dmascope_swiotlb_",
+		.lost_names = lost_names,
+		.nlost = LOST_KINDS,
+		.modes = modes,
+		.lines = true,
+		.open = open_bpf,
+		.load = load_bpf,
+		.close = close_bpf,
+		.check = check_machine,
+		.started = started,
+		.collect = collect,
+		.table = table,
+		.json = json,
+		.metrics = metrics,
+		.hooks_note = hooks_note,
+	};
+
+	return dms_main(&tool, argc, argv);
+}
