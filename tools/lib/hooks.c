@@ -177,6 +177,15 @@ static bool attach_hook(struct dms_attached *a, const struct dms_hook *h)
 	return true;
 }
 
+/*
+ * Why an attach failed.  The kernel's ENOTSUPP (524) has no text in libc:
+ * it is what a trampoline says of a function with too many arguments.
+ */
+static const char *attach_error(int err)
+{
+	return err == 524 ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+}
+
 /* What the mode cannot see, as one line */
 static void blind_list(const struct dms_mode *m, char *buf, size_t len)
 {
@@ -197,7 +206,7 @@ static void blind_list(const struct dms_mode *m, char *buf, size_t len)
 static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 		     struct dms_attached *a, char *reason, size_t len)
 {
-	const char *problem = m->problem ? m->problem() : NULL;
+	const char *problem = m->problem ? m->problem() : NULL, *why;
 	bool skip[DMS_MAX_HOOKS];
 	int i, err;
 
@@ -227,8 +236,9 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 	}
 	for (i = 0; i < a->nhooks; i++) {
 		const struct dms_hook *h = a->hooks[i];
+		bool has_stand_in = i + 1 < a->nhooks && (a->hooks[i + 1]->flags & DMS_HOOK_INSTEAD);
 
-		if (skip[i])
+		if (skip[i] || ((h->flags & DMS_HOOK_INSTEAD) && a->attached[i - 1]))
 			continue;
 		if (h->flags & DMS_HOOK_RUN) {
 			a->attached[i] = true;
@@ -237,12 +247,17 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 		a->attached[i] = attach_hook(a, h);
 		if (a->attached[i])
 			continue;
-		if (h->flags & DMS_HOOK_OPTIONAL) {
-			dms_warn("cannot attach %s (%s): not counted: %s", h->name,
-				 strerror(errno), h->serves);
+		why = attach_error(errno);
+		if (has_stand_in) {
+			dms_info("cannot attach %s (%s): trying %s instead", h->name, why,
+				 a->hooks[i + 1]->name);
 			continue;
 		}
-		snprintf(reason, len, "cannot attach %s: %s", h->name, strerror(errno));
+		if (h->flags & DMS_HOOK_OPTIONAL) {
+			dms_warn("cannot attach %s (%s): not counted: %s", h->name, why, h->serves);
+			continue;
+		}
+		snprintf(reason, len, "cannot attach %s: %s", h->name, why);
 		dms_ladder_detach(a);
 		l->close();
 		return false;
@@ -286,6 +301,19 @@ void dms_ladder_detach(struct dms_attached *a)
 		bpf_link__destroy(a->links[--a->nlinks]);
 }
 
+static const char *hook_state(const struct dms_attached *a, int i)
+{
+	bool stand_in = i + 1 < a->nhooks && (a->hooks[i + 1]->flags & DMS_HOOK_INSTEAD);
+
+	if (a->attached[i])
+		return "";
+	if (stand_in && a->attached[i + 1])
+		return " (cannot attach: the next serves instead)";
+	if ((a->hooks[i]->flags & DMS_HOOK_INSTEAD) && a->attached[i - 1])
+		return " (not needed)";
+	return " (NOT ATTACHED)";
+}
+
 void dms_ladder_print(FILE *f, const struct dms_attached *a)
 {
 	const struct dms_mode *m = a->mode;
@@ -295,7 +323,7 @@ void dms_ladder_print(FILE *f, const struct dms_attached *a)
 	fprintf(f, "mode: %s: %s\n", m->name, m->what);
 	for (i = 0; i < a->nhooks; i++)
 		fprintf(f, "  %-45s %s%s\n", a->hooks[i]->name, a->hooks[i]->serves,
-			a->attached[i] ? "" : " (NOT ATTACHED)");
+			hook_state(a, i));
 	fprintf(f, "unavailable:\n");
 	for (b = m->blind; b && *b; b++)
 		fprintf(f, "  %s\n", *b);

@@ -32,6 +32,12 @@ struct dms_hook {
 
 #define DMS_HOOK_OPTIONAL	1	/* the mode works without it, minus what it serves */
 #define DMS_HOOK_RUN		2	/* loaded, never attached: run by user space */
+/*
+ * Serves what the hook before it in the table serves, where that one
+ * cannot attach (say fexit on a function with more arguments than the
+ * kernel's trampolines take); attached only then.
+ */
+#define DMS_HOOK_INSTEAD	4
 
 /*
  * One way of observing, best first in a tool's table.  "auto" tries the

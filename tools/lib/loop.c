@@ -466,6 +466,8 @@ int dms_main(const struct dms_tool *t, int argc, char **argv)
 		read_health();
 		render();
 	} while (go_on && !stdout_closed && !(dms_run.count && ++done >= dms_run.count));
+	if (tool->finished && !stdout_closed)
+		tool->finished();
 	finish();
 	return 0;
 }

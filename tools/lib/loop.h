@@ -111,6 +111,11 @@ struct dms_tool {
 	void (*metrics)(struct dms_prom *p);
 	/* extra lines for --hooks and -v (or NULL) */
 	void (*hooks_note)(FILE *f);
+	/*
+	 * after the last interval, the BPF side still loaded, when stdout is
+	 * still open: a summary such as swiotlbstat's --advise (or NULL)
+	 */
+	void (*finished)(void);
 };
 
 /* What the frame knows; tools read it, and count their read errors in it */
