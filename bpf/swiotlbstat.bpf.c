@@ -27,7 +27,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool count_maps;		/* fentry mode: maps and failures from fexit */
 const volatile __u32 self_tgid;		/* swiotlbstat itself */
 
-extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /* &io_tlb_default_mem once known, and how it was found */
 __u64 mem_addr;
@@ -277,30 +276,33 @@ int BPF_PROG(tp_bounced, struct device *dev, u64 dev_addr, u64 size)
 		c->bounced++;
 		c->bounced_bytes += size;
 	}
-	if (d)
-		d->bounced_bytes += size;
+	if (!d)
+		return 0;
+	d->bounced_bytes += size;
+	/* the bounced size is the mapping's: known without fexit too */
+	if (size > d->largest)
+		d->largest = size;
 	return 0;
 }
 
 /* ---- the map function: every kernel with BTF ---- */
 
-SEC("fentry/swiotlb_tbl_map_single")
-int BPF_PROG(fentry_map)
+static __always_inline void map_started(void)
 {
 	u32 zero = 0, i;
 	struct map_starts *s = bpf_map_lookup_elem(&starts, &zero);
 
 	if (!s)
-		return 0;
+		return;
 	i = s->depth;
 	if (i >= SWIOTLBSTAT_DEPTH) {
 		dms_count_lost(LOST_UNPAIRED);
-		return 0;
+		return;
 	}
+	i &= SWIOTLBSTAT_DEPTH - 1;	/* a no-op the 6.1 verifier needs */
 	s->start_ns[i] = bpf_ktime_get_ns();
 	s->tid[i] = (u32)bpf_get_current_pid_tgid();
 	s->depth = i + 1;
-	return 0;
 }
 
 static void count_latency(struct swiotlb_counters *c)
@@ -313,15 +315,49 @@ static void count_latency(struct swiotlb_counters *c)
 		dms_count_lost(LOST_UNPAIRED);
 		return;
 	}
-	i = s->depth - 1;
+	i = (s->depth - 1) & (SWIOTLBSTAT_DEPTH - 1);	/* as in map_started */
 	s->depth = i;
-	if (i >= SWIOTLBSTAT_DEPTH || s->tid[i] != tid) {
+	if (s->tid[i] != tid) {
 		dms_count_lost(LOST_UNPAIRED);
 		return;
 	}
 	ns = bpf_ktime_get_ns() - s->start_ns[i];
 	c->latency[log2_bucket(ns)]++;
 	c->latency_ns += ns;
+}
+
+static __always_inline void map_ended(void *ctx, struct device *dev, u64 size, u64 dir)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d;
+	u64 ret = 0;
+
+	if (!c)
+		return;
+	count_latency(c);
+	bpf_get_func_ret(ctx, &ret);
+	if (ret == DMA_MAPPING_ERROR) {
+		if (count_maps)
+			count_failure(dev, size);
+		return;
+	}
+	if (count_maps)
+		count_map(dev, size);
+	c->map_bytes += size;
+	d = device(dev);
+	if (!d)
+		return;
+	if (dir < DIRS)
+		d->bytes[dir] += size;
+	if (size > d->largest)
+		d->largest = size;
+}
+
+SEC("fentry/swiotlb_tbl_map_single")
+int BPF_PROG(fentry_map)
+{
+	map_started();
+	return 0;
 }
 
 /*
@@ -332,30 +368,30 @@ static void count_latency(struct swiotlb_counters *c)
 SEC("fexit/swiotlb_tbl_map_single")
 int BPF_PROG(fexit_map, struct device *dev, u64 orig_addr, u64 size)
 {
-	struct swiotlb_counters *c = global();
-	struct device_counters *d;
-	u64 ret = 0, dir = 0;
+	u64 dir = 0;
 
-	if (!c)
-		return 0;
-	count_latency(c);
-	bpf_get_func_ret(ctx, &ret);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 7 ? 5 : 4, &dir);
-	if (ret == DMA_MAPPING_ERROR) {
-		if (count_maps)
-			count_failure(dev, size);
-		return 0;
-	}
-	if (count_maps)
-		count_map(dev, size);
-	c->map_bytes += size;
-	d = device(dev);
-	if (!d)
-		return 0;
-	if (dir < DIRS)
-		d->bytes[dir] += size;
-	if (size > d->largest)
-		d->largest = size;
+	map_ended(ctx, dev, size, dir);
+	return 0;
+}
+
+/*
+ * Where the seven arguments above are more than the kernel's trampolines
+ * take (x86 before 6.6): dma-direct's swiotlb_map(), which every bounced
+ * map of a device without an IOMMU goes through (dma-iommu's bounces of
+ * untrusted devices do not).
+ */
+SEC("fentry/swiotlb_map")
+int BPF_PROG(fentry_swiotlb_map)
+{
+	map_started();
+	return 0;
+}
+
+SEC("fexit/swiotlb_map")
+int BPF_PROG(fexit_swiotlb_map, struct device *dev, u64 paddr, u64 size, u64 dir)
+{
+	map_ended(ctx, dev, size, dir);
 	return 0;
 }
 
@@ -427,21 +463,23 @@ struct walk {
 	struct io_tlb_area *areas;
 	u64 used;
 	u64 nslabs;
-	u64 age_ms;
+	u64 created;
 	u32 nareas;
 	u32 area;
 	u32 kind;
 	u32 n;			/* pools recorded */
 };
 
-static u64 pool_age_ms(struct io_tlb_pool *pool)
+/*
+ * When the pool was made, in jiffies, or ~0.  User space turns it into an
+ * age: CONFIG_HZ through __kconfig would need the kernel's config file,
+ * which many machines (and the lab) do not have.
+ */
+static u64 pool_created(struct io_tlb_pool *pool)
 {
-	unsigned long created;
-
-	if (!bpf_core_field_exists(pool->created) || !CONFIG_HZ)
+	if (!bpf_core_field_exists(pool->created))
 		return ~0ULL;
-	created = BPF_CORE_READ(pool, created);
-	return (bpf_jiffies64() - created) * 1000 / CONFIG_HZ;
+	return BPF_CORE_READ(pool, created);
 }
 
 static void enter_pool(struct walk *w, u64 addr)
@@ -454,7 +492,7 @@ static void enter_pool(struct walk *w, u64 addr)
 	w->areas = BPF_CORE_READ(pool, areas);
 	w->used = 0;
 	w->area = walk_zero;
-	w->age_ms = addr == w->defpool ? ~0ULL : pool_age_ms(pool);
+	w->created = addr == w->defpool ? ~0ULL : pool_created(pool);
 	if (addr == w->defpool)
 		w->kind = KIND_DEFAULT;
 	else if (bpf_core_field_exists(pool->kind))
@@ -481,25 +519,32 @@ static void record_pool(struct walk *w)
 	p->used = w->used;
 	p->nareas = w->nareas;
 	p->kind = w->kind;
-	p->age_ms = w->age_ms;
+	p->created = w->created;
 	w->n = n + 1;
 	state.npools = n + 1;
 }
 
-/* The next pool on the list after the current one; false at the end */
+/*
+ * The next pool on the list after the current one; false at the end.
+ * (The pointers are taken out of struct walk before BPF_CORE_READ: inside
+ * it, w->head would become a relocation against the kernel's BTF too.)
+ */
 static bool next_pool(struct walk *w)
 {
+	struct list_head *head = (void *)w->head;
+	struct io_tlb_pool *pool = (void *)w->pool;
 	u64 next;
 
-	if (!w->head)
+	if (!head)
 		return false;
 	if (w->pool == w->defpool && w->defpool != w->head)
-		next = (u64)BPF_CORE_READ((struct list_head *)w->head, next);
+		next = (u64)BPF_CORE_READ(head, next);
 	else
-		next = (u64)BPF_CORE_READ((struct io_tlb_pool *)w->pool, node.next);
+		next = (u64)BPF_CORE_READ(pool, node.next);
 	next -= bpf_core_field_offset(struct io_tlb_pool, node);
+	pool = (void *)next;
 	if (next == w->defpool)		/* upstream: the boot pool is listed first */
-		next = (u64)BPF_CORE_READ((struct io_tlb_pool *)next, node.next) -
+		next = (u64)BPF_CORE_READ(pool, node.next) -
 		       bpf_core_field_offset(struct io_tlb_pool, node);
 	if (next + bpf_core_field_offset(struct io_tlb_pool, node) == w->head)
 		return false;
@@ -571,7 +616,7 @@ static void read_state(u64 addr)
 		w.nareas = BPF_CORE_READ(old, nareas);
 		w.areas = BPF_CORE_READ(old, areas);
 		w.area = walk_zero;
-		w.age_ms = ~0ULL;
+		w.created = ~0ULL;
 		w.kind = KIND_DEFAULT;
 	}
 	bpf_loop(SWIOTLBSTAT_WALK_STEPS, walk_step, &w, 0);
@@ -596,6 +641,8 @@ int snapshot(void *ctx)
 	state.npools = state.truncated = 0;
 	state.mem = mem_addr;
 	state.found = mem_found;
+	state.jiffies = bpf_jiffies64();
+	state.ktime_ns = bpf_ktime_get_ns();
 	if (mem_addr)
 		read_state(mem_addr);
 	return 0;

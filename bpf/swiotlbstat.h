@@ -14,7 +14,7 @@
 #define SWIOTLBSTAT_WALK_STEPS	(1 << 20)	/* pools + areas read per snapshot */
 #define SWIOTLBSTAT_LAT_BUCKETS	32	/* log2 buckets of nanoseconds */
 #define SWIOTLBSTAT_SLOT_SIZE	2048	/* IO_TLB_SIZE: 1 << IO_TLB_SHIFT */
-#define SWIOTLBSTAT_DEPTH	4	/* nested maps per CPU (interrupts) */
+#define SWIOTLBSTAT_DEPTH	4	/* nested maps per CPU (interrupts); a power of 2 */
 
 enum swiotlbstat_kind {
 	KIND_DEFAULT,
@@ -102,7 +102,7 @@ struct pool_state {
 	__u64 addr;
 	__u64 nslabs;
 	__u64 used;
-	__u64 age_ms;		/* from the pool's own "created", or ~0 */
+	__u64 created;		/* jiffies, from the pool's own "created", or ~0 */
 	__u32 nareas;
 	__u32 kind;		/* enum swiotlbstat_kind */
 };
@@ -114,6 +114,8 @@ struct swiotlb_state {
 	__u64 used;		/* sum of every area's used */
 	__u64 hiwater;		/* io_tlb_used_hiwater, if the kernel has it */
 	__u64 transient_nslabs;
+	__u64 jiffies;		/* when read: user space finds HZ from two reads */
+	__u64 ktime_ns;
 	__u32 found;		/* enum swiotlbstat_found */
 	__u32 layout;		/* enum swiotlbstat_layout */
 	__u32 has_hiwater;

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,11 @@
 /* A device attribute whose dev_attr_show() call reveals io_tlb_default_mem */
 #define PROBE_ATTR	"/sys/devices/virtual/mem/null/dev"
 #define PROBE_BLOCK	4096	/* a direct read, so that a bio is queued */
+#define SEGMENT_SLOTS	128	/* IO_TLB_SEGSIZE: swiotlb= is rounded to it */
+#define MIN_SLOTS	512	/* IO_TLB_MIN_SLABS: 1 MiB */
+#define TRUST_SECONDS	60	/* advice from less is said to be untrusted */
+#define TRUST_MAPS	1000
+#define DYN_PARAMS	"/sys/module/swiotlb/parameters/"	/* the dmascope patches */
 
 _Static_assert(LOST_KINDS <= DMS_LOST_MAX, "swiotlbstat's lost kinds fit dms_lost");
 
@@ -44,6 +50,12 @@ static const char usage_text[] =
 "  (default)            one line per interval, the header repeated\n"
 "  -P, --pools          one row per pool at each interval\n"
 "  -D, --devices        one row per device that mapped at each interval\n"
+"Sizing:\n"
+"  -a, --advise         at exit, recommend a swiotlb= size (and, on kernels\n"
+"                       with dmascope's dynamic pools, the initial size, cap\n"
+"                       and idle time), each with the evidence behind it\n"
+"      --advise-after=SECONDS\n"
+"                       the same, after SECONDS of observation, then exit\n"
 "Modes (-m): tracepoint (the swiotlb:* events of the dmascope patches),\n"
 "fentry (swiotlb_tbl_map_single and the unmap function; any kernel with\n"
 "BTF), bounced (upstream's swiotlb_bounced event only, for kernels that\n"
@@ -77,17 +89,45 @@ static struct snap {
 	int ndevs, cap_devs;
 	long lines;		/* printed since the last header */
 	bool mem_tried;
+	unsigned int hz;	/* the kernel's, once two reads tell it; 0 before */
+	uint64_t first_jiffies, first_ktime_ns;
 } s;
+
+/* What --advise bases its numbers on, gathered at each interval */
+static struct observed {
+	uint64_t start_ns;
+	uint64_t peak_total;	/* slots */
+	uint64_t *busy_used;	/* used slots at intervals that mapped */
+	size_t nbusy, cap_busy;
+	bool removed;		/* a dynamic pool was given back ... */
+	bool churn;		/* ... and another added after that */
+} obs;
+
+static bool advise;
+static double advise_after_s;	/* 0: at exit */
+
+enum { OPT_ADVISE_AFTER = 0x200 };
 
 static const struct option long_opts[] = {
 	{ "pools", no_argument, NULL, 'P' },
 	{ "devices", no_argument, NULL, 'D' },
+	{ "advise", no_argument, NULL, 'a' },
+	{ "advise-after", required_argument, NULL, OPT_ADVISE_AFTER },
 	{}
 };
 
 static void parse_opt(int key, const char *arg)
 {
-	(void)arg;
+	if (key == 'a') {
+		advise = true;
+		return;
+	}
+	if (key == OPT_ADVISE_AFTER) {
+		if (!dms_parse_interval(arg, &advise_after_s))
+			dms_fail(EXIT_USAGE, "--advise-after needs a positive number of seconds (at most a day), not '%s'", arg);
+		advise = true;
+		return;
+	}
 	if (view != VIEW_LINE)
 		dms_fail(EXIT_USAGE, "--pools and --devices cannot be combined");
 	view = key == 'P' ? VIEW_POOLS : VIEW_DEVICES;
@@ -119,6 +159,9 @@ static const struct dms_hook fentry_hooks[] = {
 static const struct dms_hook map_hooks[] = {
 	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },
 	  "map latency, bytes by direction, largest mapping; fentry mode: maps, failures" },
+	{ "fentry+fexit/swiotlb_map", { "fexit_swiotlb_map", "fentry_swiotlb_map" },
+	  "the same for dma-direct's maps, where the one above takes too many arguments (6.1)",
+	  DMS_HOOK_INSTEAD },
 	{ "fentry/dev_attr_show", { "fentry_dev_attr_show" },
 	  "finds io_tlb_default_mem through a device when kallsyms does not list it",
 	  DMS_HOOK_OPTIONAL },
@@ -222,9 +265,15 @@ static bool attached(const char *prog)
 	return false;
 }
 
+/* fexit on one of the map functions: latency, bytes, largest mapping */
+static bool have_map_exit(void)
+{
+	return attached("fexit_map") || attached("fexit_swiotlb_map");
+}
+
 static bool have_maps(void)
 {
-	return mode_is("tracepoint") || attached("fexit_map");
+	return mode_is("tracepoint") || have_map_exit();
 }
 
 static bool have_unmaps(void)
@@ -299,6 +348,16 @@ static void hooks_note(FILE *f)
 
 static void started(void)
 {
+	long intervals;
+
+	obs.start_ns = dms_now_ns();
+	if (advise_after_s) {
+		intervals = (long)(advise_after_s / dms_run.interval_s + 0.999);
+		if (intervals < 1)
+			intervals = 1;
+		if (!dms_run.count || dms_run.count > intervals)
+			dms_run.count = intervals;
+	}
 	find_mem();
 	if (!s.st.mem)
 		dms_warn("io_tlb_default_mem not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'");
@@ -394,11 +453,63 @@ static uint64_t quantile_ns(const __u64 *buckets, double q)
 	return 2ULL << b;
 }
 
+/*
+ * CONFIG_HZ from how far jiffies went in a known time: the nearest of the
+ * values x86 kernels are built with.
+ */
+static void learn_hz(void)
+{
+	static const unsigned int known[] = { 100, 250, 300, 1000 };
+	double seconds, hz;
+	unsigned int i, best = 0;
+
+	if (!s.first_ktime_ns) {
+		s.first_jiffies = s.st.jiffies;
+		s.first_ktime_ns = s.st.ktime_ns;
+		return;
+	}
+	seconds = (s.st.ktime_ns - s.first_ktime_ns) / (double)NSEC_PER_SEC;
+	if (seconds < 0.1)
+		return;
+	hz = (s.st.jiffies - s.first_jiffies) / seconds;
+	for (i = 1; i < sizeof(known) / sizeof(known[0]); i++)
+		if (fabs(hz - known[i]) < fabs(hz - known[best]))
+			best = i;
+	s.hz = known[best];
+}
+
+/* A pool's age in ms, or NO_AGE */
+static uint64_t pool_age_ms(const struct pool_state *p)
+{
+	if (p->created == NO_AGE || !s.hz || p->created > s.st.jiffies)
+		return NO_AGE;
+	return (s.st.jiffies - p->created) * 1000 / s.hz;
+}
+
+/* Remember what --advise needs from this interval */
+static void observe(void)
+{
+	if (s.st.nslabs > obs.peak_total)
+		obs.peak_total = s.st.nslabs;
+	if (s.delta.pools_added[KIND_DYNAMIC] && obs.removed)
+		obs.churn = true;
+	if (s.delta.pools_removed[KIND_DYNAMIC])
+		obs.removed = true;
+	if (!s.st.mem || !(s.delta.maps || s.delta.bounced))
+		return;
+	if (obs.nbusy == obs.cap_busy) {
+		obs.cap_busy = obs.cap_busy ? 2 * obs.cap_busy : 64;
+		obs.busy_used = dms_realloc(obs.busy_used, obs.cap_busy, sizeof(*obs.busy_used));
+	}
+	obs.busy_used[obs.nbusy++] = s.st.used;
+}
+
 static void collect(void)
 {
 	int i;
 
 	run_snapshot();
+	learn_hz();
 	memset(&s.total, 0, sizeof(s.total));
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(s.skel->maps.counters), sizeof(uint32_t),
@@ -424,6 +535,7 @@ static void collect(void)
 		s.hiwater = s.st.used;
 	s.lat_p50_ns = quantile_ns(s.delta.latency, 0.50);
 	s.lat_p99_ns = quantile_ns(s.delta.latency, 0.99);
+	observe();
 }
 
 /* ---- table ---- */
@@ -452,7 +564,7 @@ static void field(struct dms_buf *b, int w, bool known, const char *fmt, double 
 
 static void table_line(struct dms_buf *b)
 {
-	bool mem = s.st.mem != 0, lat = attached("fexit_map");
+	bool mem = s.st.mem != 0, lat = have_map_exit();
 	bool grow = attached("tp_pool_add");
 	char when[16], pools[24] = "-";
 	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
@@ -509,7 +621,7 @@ static void table_pools(struct dms_buf *b)
 			       p->nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB, (unsigned long long)p->used);
 		field(b, 5, p->nslabs, "%.1f", 100.0 * p->used / (p->nslabs ? p->nslabs : 1));
 		dms_buf_printf(b, " %5u", p->nareas);
-		field(b, 10, p->age_ms != NO_AGE, "%.1f", p->age_ms / 1e3);
+		field(b, 10, pool_age_ms(p) != NO_AGE, "%.1f", pool_age_ms(p) / 1e3);
 		field(b, 8, known, "%.2f", info.alloc_ns / 1e6);
 		dms_buf_printf(b, "\n");
 	}
@@ -576,8 +688,8 @@ static void json_pools(struct dms_json *j)
 		dms_json_u64(j, "slots", p->nslabs);
 		dms_json_u64(j, "used_slots", p->used);
 		dms_json_u64(j, "areas", p->nareas);
-		if (p->age_ms != NO_AGE)
-			dms_json_u64(j, "age_ms", p->age_ms);
+		if (pool_age_ms(p) != NO_AGE)
+			dms_json_u64(j, "age_ms", pool_age_ms(p));
 		if (pool_info(p->addr, &info))
 			dms_json_u64(j, "alloc_ns", info.alloc_ns);
 		dms_json_end_object(j);
@@ -635,7 +747,7 @@ static void json(struct dms_json *j)
 	}
 	if (have_unmaps())
 		dms_json_u64(j, "unmaps", c->unmaps);
-	if (attached("fexit_map"))
+	if (have_map_exit())
 		dms_json_u64(j, "mapped_bytes", c->map_bytes);
 	dms_json_u64(j, "bounced", c->bounced);
 	dms_json_u64(j, "bounced_bytes", c->bounced_bytes);
@@ -648,7 +760,7 @@ static void json(struct dms_json *j)
 	}
 	if (attached("tp_grow_fail"))
 		dms_json_u64(j, "grow_failures", c->grow_failures);
-	if (attached("fexit_map") && s.lat_p50_ns) {
+	if (have_map_exit() && s.lat_p50_ns) {
 		dms_json_u64(j, "map_latency_p50_ns", s.lat_p50_ns);
 		dms_json_u64(j, "map_latency_p99_ns", s.lat_p99_ns);
 	}
@@ -713,7 +825,7 @@ static void metrics_latency(struct dms_prom *p)
 	uint64_t counts[SWIOTLBSTAT_LAT_BUCKETS];
 	int b;
 
-	if (!attached("fexit_map"))
+	if (!have_map_exit())
 		return;
 	for (b = 0; b < SWIOTLBSTAT_LAT_BUCKETS; b++) {
 		counts[b] = s.total.latency[b];
@@ -773,7 +885,7 @@ static void metrics(struct dms_prom *p)
 	}
 	if (have_unmaps())
 		prom_counter(p, PROM("unmaps_total"), "Bounce buffers unmapped", c->unmaps);
-	if (attached("fexit_map"))
+	if (have_map_exit())
 		prom_counter(p, PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers", c->map_bytes);
 	prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
 	prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
@@ -787,12 +899,226 @@ static void metrics(struct dms_prom *p)
 	metrics_devices(p);
 }
 
+/* ---- --advise: sizes derived from what was seen, with the evidence ---- */
+
+struct advice {
+	double seconds;
+	uint64_t hiwater, largest_map, largest_failure, failures, maps;
+	uint64_t fixed;			/* swiotlb= for a fixed pool, in slots */
+	bool dynamic;			/* the kernel has dmascope's dynamic pools */
+	uint64_t median_busy, initial;	/* slots */
+	uint64_t cap_mb;
+	long idle_ms_now, idle_ms;
+	uint64_t cvm_bytes;		/* the confidential-VM rule, here */
+	const char *untrusted[6];
+	int nuntrusted;
+};
+
+static uint64_t slots_of(uint64_t bytes)
+{
+	return (bytes + SWIOTLBSTAT_SLOT_SIZE - 1) / SWIOTLBSTAT_SLOT_SIZE;
+}
+
+/* What swiotlb= can be: whole segments, at least the kernel's 1 MiB */
+static uint64_t pool_slots(uint64_t want)
+{
+	want = (want + SEGMENT_SLOTS - 1) / SEGMENT_SLOTS * SEGMENT_SLOTS;
+	return want < MIN_SLOTS ? MIN_SLOTS : want;
+}
+
+static double mib(uint64_t slots)
+{
+	return slots * SWIOTLBSTAT_SLOT_SIZE / MIB;
+}
+
+/* A parameter of the dmascope patches, or -1 when the kernel has none */
+static long dyn_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DYN_PARAMS "%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median_busy_used(void)
+{
+	if (!obs.nbusy)
+		return 0;
+	qsort(obs.busy_used, obs.nbusy, sizeof(*obs.busy_used), cmp_u64);
+	return obs.busy_used[obs.nbusy / 2];
+}
+
+static void devices_largest(struct advice *a)
+{
+	int i;
+
+	for (i = 0; i < s.ndevs; i++) {
+		max_into((__u64 *)&a->largest_map, s.devs[i].total.largest);
+		max_into((__u64 *)&a->largest_failure, s.devs[i].total.largest_failure);
+	}
+}
+
+static void distrust(struct advice *a, const char *why)
+{
+	if (a->nuntrusted < (int)(sizeof(a->untrusted) / sizeof(a->untrusted[0])))
+		a->untrusted[a->nuntrusted++] = why;
+}
+
+/*
+ * The fixed size covers the high-water mark, a quarter more because a
+ * mapping needs contiguous slots within a segment (free slots can be too
+ * scattered to use), and one largest mapping.  After failures the mark
+ * only says the pool was full: the demand was at least the pool plus
+ * the largest mapping that failed.
+ */
+static void advice_compute(struct advice *a)
+{
+	uint64_t need, cap;
+
+	memset(a, 0, sizeof(*a));
+	a->seconds = (dms_now_ns() - obs.start_ns) / (double)NSEC_PER_SEC;
+	a->hiwater = s.hiwater;
+	a->maps = s.total.maps;
+	a->failures = s.total.map_failures;
+	devices_largest(a);
+	need = a->hiwater;
+	if (a->failures)
+		need = (need > obs.peak_total ? need : obs.peak_total) + slots_of(a->largest_failure);
+	a->fixed = pool_slots(need + need / 4 + slots_of(a->largest_map));
+	a->idle_ms_now = dyn_param("pool_idle_ms");
+	a->dynamic = a->idle_ms_now >= 0;
+	if (a->dynamic) {
+		a->median_busy = median_busy_used();
+		a->initial = pool_slots(a->median_busy + a->median_busy / 4);
+		cap = 2 * a->fixed > obs.peak_total ? 2 * a->fixed : obs.peak_total;
+		a->cap_mb = (cap * SWIOTLBSTAT_SLOT_SIZE + (1 << 20) - 1) >> 20;
+		a->idle_ms = obs.churn && a->idle_ms_now ? 2 * a->idle_ms_now : a->idle_ms_now;
+	}
+	if (!s.st.mem)
+		distrust(a, "io_tlb_default_mem was not found: no high-water mark");
+	else if (!s.st.nslabs)
+		distrust(a, "this kernel allocated no bounce buffer pool: nothing was sized");
+	if (a->seconds < TRUST_SECONDS)
+		distrust(a, "observed for less than a minute: watch a busy period, the longer the better");
+	if (have_maps() && a->maps < TRUST_MAPS)
+		distrust(a, "fewer than 1000 maps seen");
+	if (a->failures)
+		distrust(a, "maps failed: the demand was above what the pool had, and is not known; run again with this size");
+	a->cvm_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) * 6 / 100;
+	if (a->cvm_bytes > 1ULL << 30)
+		a->cvm_bytes = 1ULL << 30;
+}
+
+static void advice_text(struct dms_buf *b, const struct advice *a)
+{
+	int i;
+
+	dms_buf_printf(b, "\nswiotlbstat advice after %.0f s (mode %s):\n", a->seconds,
+		       dms_run.bpf.mode->name);
+	dms_buf_printf(b, "  swiotlb=%-20llu a fixed pool of %.2f MiB: high-water %llu slots (%.2f MiB, %s)",
+		       (unsigned long long)a->fixed, mib(a->fixed), (unsigned long long)a->hiwater,
+		       mib(a->hiwater), s.st.has_hiwater ? "the kernel's, since boot or its last reset" :
+		       "the highest seen at the intervals");
+	if (a->failures)
+		dms_buf_printf(b, ", raised to the largest total seen, %.2f MiB, plus the largest failed mapping, %llu bytes, as %llu maps failed",
+			       mib(obs.peak_total), (unsigned long long)a->largest_failure,
+			       (unsigned long long)a->failures);
+	dms_buf_printf(b, "; + 25%% for fragmentation; + the largest mapping seen, %llu bytes; in whole segments of 128 slots\n",
+		       (unsigned long long)a->largest_map);
+	if (a->dynamic) {
+		dms_buf_printf(b, "  swiotlb=%-20llu dynamic pools, initial size %.2f MiB: the median use while mapping, %llu slots over %zu intervals, + 25%%\n",
+			       (unsigned long long)a->initial, mib(a->initial),
+			       (unsigned long long)a->median_busy, obs.nbusy);
+		dms_buf_printf(b, "  swiotlb.max_mb=%-13llu dynamic pools, cap: twice the fixed pool above, or the largest total seen (%.2f MiB) if more\n",
+			       (unsigned long long)a->cap_mb, mib(obs.peak_total));
+		dms_buf_printf(b, "  swiotlb.pool_idle_ms=%-7ld dynamic pools, idle time before one is given back: %s (now %ld)\n",
+			       a->idle_ms, obs.churn ? "doubled, as pools were added again after one was given back" :
+			       "kept, as no pool was added again after one was given back", a->idle_ms_now);
+	}
+	for (i = 0; i < a->nuntrusted; i++)
+		dms_buf_printf(b, "  not to be trusted yet: %s\n", a->untrusted[i]);
+	dms_buf_printf(b, "  for comparison: the confidential-VM rule (6%% of RAM, at most 1 GiB) reserves %.1f MiB here\n",
+		       a->cvm_bytes / MIB);
+}
+
+static void advice_json(struct dms_buf *b, const struct advice *a)
+{
+	struct dms_json j;
+	int i;
+
+	dms_json_begin(&j, b);
+	dms_json_object(&j, NULL);
+	dms_json_object(&j, "advice");
+	dms_json_double(&j, "observed_s", a->seconds);
+	dms_json_u64(&j, "swiotlb", a->fixed);
+	dms_json_u64(&j, "swiotlb_bytes", a->fixed * SWIOTLBSTAT_SLOT_SIZE);
+	if (a->dynamic) {
+		dms_json_object(&j, "dynamic");
+		dms_json_u64(&j, "swiotlb", a->initial);
+		dms_json_u64(&j, "max_mb", a->cap_mb);
+		dms_json_i64(&j, "pool_idle_ms", a->idle_ms);
+		dms_json_end_object(&j);
+	}
+	dms_json_object(&j, "evidence");
+	dms_json_u64(&j, "hiwater_slots", a->hiwater);
+	dms_json_str(&j, "hiwater_source", s.st.has_hiwater ? "kernel" : "sampled");
+	dms_json_u64(&j, "largest_map_bytes", a->largest_map);
+	dms_json_u64(&j, "map_failures", a->failures);
+	dms_json_u64(&j, "largest_failure_bytes", a->largest_failure);
+	dms_json_u64(&j, "peak_total_slots", obs.peak_total);
+	dms_json_u64(&j, "median_busy_used_slots", median_busy_used());
+	dms_json_u64(&j, "busy_intervals", obs.nbusy);
+	dms_json_bool(&j, "pools_added_after_removal", obs.churn);
+	dms_json_end_object(&j);
+	dms_json_bool(&j, "trusted", !a->nuntrusted);
+	dms_json_array(&j, "untrusted_because");
+	for (i = 0; i < a->nuntrusted; i++)
+		dms_json_str(&j, NULL, a->untrusted[i]);
+	dms_json_end_array(&j);
+	dms_json_u64(&j, "cvm_rule_bytes", a->cvm_bytes);
+	dms_json_end_object(&j);
+	dms_json_end_object(&j);
+	dms_buf_printf(b, "\n");
+}
+
+static void finished(void)
+{
+	struct dms_buf b = {};
+	struct advice a;
+
+	if (!advise)
+		return;
+	advice_compute(&a);
+	if (dms_run.json)
+		advice_json(&b, &a);
+	else
+		advice_text(&b, &a);
+	if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout))
+		dms_error("cannot write the advice to stdout");
+	dms_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct dms_tool tool = {
 		.name = "swiotlbstat",
 		.usage = usage_text,
-		.short_opts = "PD",
+		.short_opts = "PDa",
 		.long_opts = long_opts,
 		.parse_opt = parse_opt,
 		.metric_prefix = "dmascope_swiotlb_",
@@ -810,6 +1136,7 @@ int main(int argc, char **argv)
 		.json = json,
 		.metrics = metrics,
 		.hooks_note = hooks_note,
+		.finished = finished,
 	};
 
 	return dms_main(&tool, argc, argv);

@@ -10,11 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-struct io_tlb_pool {
-	unsigned long nslabs;
-} __core;
-
-struct io_tlb_mem;
+/* struct io_tlb_pool: its nslabs, from kernel_types.h */
 
 __u64 adds, add_slabs, add_pool_slabs;
 __u64 removes, remove_slabs, remove_pool_slabs;
