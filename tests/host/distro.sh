@@ -115,6 +115,39 @@ test_forced_bouncing() {
 	fi
 }
 
+# swiotlbstat on the image's kernel: the fallback (no swiotlb:* events of
+# the dmascope patches) finds the pool, agrees with debugfs, and counts
+# every byte fio wrote and verified (32 MiB) as bounced for the NVMe disk.
+test_swiotlbstat() {
+	local f=$out/bounce state bytes want debugfs
+	expect_eq "$t-swiotlbstat-fentry" fentry "$(value stat_mode "$f")" "swiotlbstat --hooks mode"
+	echo "# $variant swiotlbstat: $(value stat_mem "$f")"
+	state="$(value stat_quiet_window_total_slots "$f") $(value stat_quiet_window_used_slots "$f")"
+	debugfs=$(value stat_debugfs_before "$f")
+	# before 6.4 the kernel keeps no high-water mark: swiotlbstat samples its own
+	if [ "${debugfs##* }" = none ]; then
+		debugfs=${debugfs% none}
+	else
+		state+=" $(value stat_quiet_window_hiwater_slots "$f")"
+	fi
+	echo "# $variant swiotlbstat (total used hiwater): $state in $(value stat_quiet_window_lines "$f") lines; debugfs: $(value stat_debugfs_before "$f"), then $(value stat_debugfs_after "$f")"
+	if [ "$(value stat_debugfs_before "$f")" != "$(value stat_debugfs_after "$f")" ]; then
+		fail "$t-swiotlbstat-debugfs" "debugfs changed while nothing ran"
+	elif [ "$(value stat_quiet_window_lines "$f")" != 3 ]; then
+		fail "$t-swiotlbstat-debugfs" "$(value stat_quiet_window_lines "$f") of 3 lines; $(value stat_stderr "$f")"
+	else
+		expect_eq "$t-swiotlbstat-debugfs" "$debugfs" "$state" \
+			"total, used and high-water slots (debugfs, swiotlbstat)"
+	fi
+	bytes=$(value stat_load_dev_bounced_bytes "$f")
+	want=$(($(value fio_written "$f") + $(value fio_verified "$f")))
+	echo "# $variant swiotlbstat: $bytes bytes bounced for the NVMe disk, fio moved $want"
+	check "$t-swiotlbstat-bounced-bytes" "swiotlbstat $bytes bytes, fio $want" \
+		python3 -c 'import sys; s, f = map(int, sys.argv[1:]); sys.exit(not (f > 0 and abs(s - f) <= f / 100))' \
+		"${bytes:-0}" "$want"
+	expect_eq "$t-swiotlbstat-nothing-lost" 0 "$(value stat_load_lost "$f")" "events lost"
+}
+
 # The mirror cannot be reached: the image fetched before is used, and
 # said so; with nothing fetched before, one line names the problem.
 test_offline() {
@@ -147,10 +180,12 @@ if test_fetch; then
 	test_offline
 	test_boot
 	test_forced_bouncing
+	test_swiotlbstat
 else
 	for name in not-fetched-again offline-uses-cache offline-empty-cache-error boots uname-is-image btf \
 		iommu-enabled nvme-translated nvme-direct-io fio swiotlb-forced-boots \
-		swiotlb-nslabs swiotlb-direct-io swiotlb-fio swiotlb-bounces-nvme; do
+		swiotlb-nslabs swiotlb-direct-io swiotlb-fio swiotlb-bounces-nvme swiotlbstat-fentry \
+		swiotlbstat-debugfs swiotlbstat-bounced-bytes swiotlbstat-nothing-lost; do
 		skip "$t-$name" "no $variant image"
 	done
 fi

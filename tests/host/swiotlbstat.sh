@@ -36,6 +36,8 @@ test_bad swiotlbstat-bad-count 1 0
 test_bad swiotlbstat-too-many-args 1 2 3
 test_bad swiotlbstat-bad-mode -m nope
 test_bad swiotlbstat-two-views --pools --devices
+test_bad swiotlbstat-bad-advise-after-zero --advise-after 0
+test_bad swiotlbstat-bad-advise-after-text --advise-after=soon
 
 timeout 10 "$TOOL" --version >"$out/version" 2>&1
 check swiotlbstat-version "$(cat "$out/version")" grep -q '^swiotlbstat (dmascope) ' "$out/version"
@@ -91,6 +93,21 @@ elif [ "$json_slots" = "- -" ]; then
 else
 	expect_eq swiotlbstat-json-debugfs "$debugfs" "$json_slots" "total and used slots"
 fi
+
+# --advise-after: the lines of that long, then the advice, and exit 0;
+# the recommendation is never below the kernel's 1 MiB minimum
+start=$(date +%s%N)
+timeout 30 "$TOOL" --advise-after 1.5 0.5 >"$out/advice" 2>"$out/advice.err" </dev/null
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+sed -n '/advice after/,$p' "$out/advice" | sed 's/^/# /'
+expect_eq swiotlbstat-advise-exit 0 "$rc" "exit status of --advise-after 1.5 0.5"
+expect_eq swiotlbstat-advise-lines 3 "$(awk '!/TIME/ && NF == 14' "$out/advice" | wc -l)" \
+	"lines before the advice (1.5 s at 0.5 s)"
+check swiotlbstat-advise-recommends "took $ms ms; $(grep -m1 'swiotlb=' "$out/advice")" \
+	eval 'grep -Eq "^  swiotlb=(5[1-9][0-9]|[6-9][0-9]{2}|[0-9]{4,}) " "$out/advice" && [ "$ms" -lt 10000 ]'
+check swiotlbstat-advise-untrusted "no 'not to be trusted' line after 1.5 s" \
+	grep -q 'not to be trusted yet: observed for less than a minute' "$out/advice"
 
 # SIGINT: the last interval, then exit 0 at once
 "$TOOL" 10 >"$out/int" 2>/dev/null </dev/null &

@@ -1,0 +1,253 @@
+#!/bin/bash
+# variants: default vanilla
+# cmdline: swiotlb=512,force intel_iommu=off
+# timeout: 900
+# swiotlbstat against the kernel's own numbers, in a lab booted with a
+# 1 MiB pool and every DMA bounced.
+#
+# Patched kernel (tracepoint mode): 2 MiB held through iovaload and fio on
+# the NVMe disk, so the pools grow; while fio is paused, every line
+# swiotlbstat printed agrees exactly with debugfs (total, used,
+# high-water); pools added and removed match perf's record of the
+# swiotlb:* events; the NVMe device's bounced bytes match fio's byte
+# count within 1%; --advise recommends a size at or above the high-water
+# mark and below the 64 MiB default.
+#
+# Vanilla 6.1 (fentry mode, the single pool of 6.1): 8 x 256 KiB held in
+# the 1 MiB pool, so that some maps fail: total and used agree with
+# debugfs, and each failure is counted with its size and device.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+
+D=/sys/kernel/debug/swiotlb
+P=/sys/module/swiotlb/parameters
+TOOL=$TOP_DIR/.output/swiotlbstat
+SUMMARY=$TOP_DIR/tests/guest/swiotlbstat_json.py
+HOLD_N=8
+HOLD_BYTES=262144
+IDLE_MS=3000	# after the load; 0 (keep every pool) while it runs
+DEFAULT_SLOTS=32768	# the kernel's default pool: 64 MiB
+
+# Start swiotlbstat in the background and wait for its first line, i.e.
+# until it is attached and reading.  usage: start_stat OUTPUT ARGS...
+start_stat() {
+	local out=$1
+	shift
+	"$TOOL" "$@" >"$out" 2>"$out.err" &
+	STAT_PID=$!
+	for _ in $(seq 150); do
+		[ -s "$out" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_stat() {
+	kill -INT "$STAT_PID"
+	wait "$STAT_PID"
+}
+
+# key=value of the summary in FILE
+value() {
+	sed -n "s/^$1=//p" "$2"
+}
+
+# The debugfs numbers swiotlbstat must agree with, one line
+debugfs_state() {
+	local f out=""
+	for f in "$@"; do
+		out+="$(cat "$D/$f") "
+	done
+	echo "${out% }"
+}
+
+# Wait until nothing is mapped or unmapped (two equal reads of
+# io_tlb_used 0.5 s apart), then keep still for three intervals of
+# swiotlbstat and record the time and the debugfs state at both ends in
+# $work/window: the lines printed in between must agree with debugfs.
+quiet_window() {
+	local a b
+	for _ in $(seq 40); do
+		a=$(cat "$D/io_tlb_used")
+		sleep 0.5
+		b=$(cat "$D/io_tlb_used")
+		[ "$a" = "$b" ] && break
+	done
+	{
+		date +%s.%N
+		debugfs_state "$@"
+		sleep 3.2
+		debugfs_state "$@"
+		date +%s.%N
+	} >"$work/window"
+}
+
+test_hooks() {
+	local want_mode=$1 want_layout=$2
+	"$TOOL" --hooks >"$work/hooks" 2>&1
+	expect_eq swiotlbstat-e2e-mode "mode: $want_mode" "$(grep -o '^mode: [a-z]*' "$work/hooks")" "--hooks"
+	check swiotlbstat-e2e-found-mem "$(grep '^io_tlb_default_mem' "$work/hooks")" \
+		grep -q "^io_tlb_default_mem: found through .*($want_layout layout)" "$work/hooks"
+}
+
+# The lines of the quiet window against debugfs at both of its ends
+check_window() {
+	local name=$1 summary=$2 keys=$3 before after got="" k
+	before=$(sed -n 2p "$work/window")
+	after=$(sed -n 3p "$work/window")
+	for k in $keys; do
+		got+="$(value "window_$k" "$summary") "
+	done
+	got=${got% }
+	echo "# window: debugfs '$before' then '$after'; swiotlbstat ($keys) '$got' in $(value window_lines "$summary") lines"
+	if [ "$before" != "$after" ]; then
+		fail "$name" "debugfs changed in the quiet window ('$before', then '$after')"
+	elif [ "$(value window_lines "$summary")" -lt 2 ]; then
+		fail "$name" "only $(value window_lines "$summary") swiotlbstat lines in the quiet window"
+	else
+		expect_eq "$name" "$before" "$got" "$keys (debugfs, swiotlbstat)"
+	fi
+}
+
+summarize() {
+	python3 "$SUMMARY" "$work/stat.json" "$1" \
+		"$(sed -n 1p "$work/window")" "$(sed -n 4p "$work/window")" >"$work/summary" \
+		2>"$work/summary.err" || fail swiotlbstat-e2e-json "$(tail -n 1 "$work/summary.err")"
+	sed 's/^/# /' "$work/summary" | tr '\n' ' '
+	echo
+}
+
+# ---- the patched kernel ----
+
+run_fio() {
+	fio --name=stat --filename="$LAB_NVME_DEV" --direct=1 --rw=randrw \
+		--bs=64k --ioengine=libaio --iodepth=8 --numjobs=4 --size=256M \
+		--runtime=8 --time_based --group_reporting \
+		--output-format=json --output="$work/fio.json" ||
+		echo "fio" >>"$work/failed"
+}
+
+# Run by perf record (test_patched): the load, a quiet window while fio
+# is paused, and the wait for the dynamic pools to be given back.
+load() {
+	load_iovaload && iovaload hold dev="$LAB_EDU_BDF" n=$HOLD_N bytes=$HOLD_BYTES ||
+		echo "iovaload hold" >>"$work/failed"
+	run_fio &
+	sleep 3
+	pkill -STOP -x fio
+	quiet_window io_tlb_nslabs io_tlb_used io_tlb_used_hiwater
+	pkill -CONT -x fio
+	wait
+	iovaload release
+	echo "$IDLE_MS" >"$P/pool_idle_ms"
+	wait_for 1 $((IDLE_MS / 1000 + 15)) cat "$D/io_tlb_npools" >"$work/npools-after"
+}
+
+if [ "${1:-}" = load ]; then
+	work=$2
+	load
+	exit 0
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fio_bytes() {
+	python3 -c '
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+print(job["read"]["io_bytes"] + job["write"]["io_bytes"])' "$work/fio.json"
+}
+
+# Pools added and removed, by kind, in perf's record
+perf_pools() {
+	perf script -i "$work/perf.data" 2>/dev/null >"$work/script"
+	for what in add remove; do
+		for kind in dynamic transient; do
+			echo "perf_${what}_$kind=$(grep -c "swiotlb_pool_$what:.*kind=$kind" "$work/script")"
+		done
+	done >"$work/perf"
+}
+
+test_patched() {
+	local S=$work/summary fio hiwater
+	# pools a test before may have left go first; then none goes until
+	# the load is over, so that none goes in the quiet window
+	echo "$IDLE_MS" >"$P/pool_idle_ms"
+	wait_for 1 15 cat "$D/io_tlb_npools" >/dev/null
+	echo 0 >"$P/pool_idle_ms"
+	echo 0 >"$D/io_tlb_used_hiwater"
+	test_hooks tracepoint "pool list"
+	start_stat "$work/stat.json" --json --advise 1 ||
+		fail swiotlbstat-e2e-started "no line within 15 s: $(head -c 300 "$work/stat.json.err")"
+	perf record -q -e swiotlb:swiotlb_pool_add -e swiotlb:swiotlb_pool_remove -a \
+		-o "$work/perf.data" -- bash "$0" load "$work" >/dev/null 2>"$work/perf.err"
+	stop_stat
+	hiwater=$(cat "$D/io_tlb_used_hiwater")
+	echo 60000 >"$P/pool_idle_ms"
+	expect_eq swiotlbstat-e2e-load-ran "" "$(cat "$work/failed" 2>/dev/null | tr '\n' ' ')" "load commands that failed"
+	summarize "$LAB_NVME_BDF"
+	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line)"
+	check_window swiotlbstat-e2e-agrees-with-debugfs "$S" "total_slots used_slots hiwater_slots"
+	check swiotlbstat-e2e-window-grown "total slots in the window: $(value window_total_slots "$S")" \
+		test "$(value window_total_slots "$S")" -gt 512
+	perf_pools
+	sed 's/^/# /' "$work/perf" | tr '\n' ' '
+	echo
+	expect_range swiotlbstat-e2e-pools-added 1 64 "$(value pools_added_dynamic "$S")" "dynamic pools added"
+	expect_eq swiotlbstat-e2e-perf-added "$(value perf_add_dynamic "$work/perf") $(value perf_add_transient "$work/perf")" \
+		"$(value pools_added_dynamic "$S") $(value pools_added_transient "$S")" "dynamic and transient pools added (perf, swiotlbstat)"
+	expect_eq swiotlbstat-e2e-perf-removed "$(value perf_remove_dynamic "$work/perf") $(value perf_remove_transient "$work/perf")" \
+		"$(value pools_removed_dynamic "$S") $(value pools_removed_transient "$S")" "dynamic and transient pools removed (perf, swiotlbstat)"
+	expect_eq swiotlbstat-e2e-all-given-back 1 "$(cat "$work/npools-after")" "pools after the idle time"
+	expect_eq swiotlbstat-e2e-nvme-driver nvme "$(value dev_driver "$S")" "driver of $LAB_NVME_BDF"
+	fio=$(fio_bytes)
+	echo "# fio moved $fio bytes; swiotlbstat saw $(value dev_bounced_bytes "$S") bounced for $LAB_NVME_BDF"
+	check swiotlbstat-e2e-nvme-bounced-bytes "fio moved $fio bytes, swiotlbstat saw $(value dev_bounced_bytes "$S") bounced" \
+		python3 -c 'import sys; f, s = map(int, sys.argv[1:]); sys.exit(not (f > 0 and abs(s - f) <= f / 100))' \
+		"$fio" "$(value dev_bounced_bytes "$S")"
+	test_advice "$hiwater"
+}
+
+test_advice() {
+	local hiwater=$1 S=$work/summary rec
+	rec=$(value advice_swiotlb "$S")
+	grep -A8 '"advice"' "$work/stat.json" | head -c 600
+	echo
+	expect_eq swiotlbstat-e2e-advice-evidence "$hiwater" "$(value advice_hiwater "$S")" "high-water slots behind the advice (debugfs, swiotlbstat)"
+	expect_range swiotlbstat-e2e-advice-bounds "$hiwater" $((DEFAULT_SLOTS - 1)) "${rec:-none}" \
+		"recommended swiotlb= (slots), between the high-water mark and the 64 MiB default"
+	check swiotlbstat-e2e-advice-says-short "trusted: $(value advice_trusted "$S"), reasons: $(value advice_reasons "$S")" \
+		test "$(value advice_trusted "$S")" = 0 -a "$(value advice_reasons "$S")" -ge 1
+}
+
+# ---- vanilla 6.1 ----
+
+test_vanilla() {
+	local S=$work/summary failures before
+	test_hooks fentry "6.1 single pool"
+	load_iovaload || fail swiotlbstat-e2e-iovaload "cannot load iovaload"
+	start_stat "$work/stat.json" --json 1 ||
+		fail swiotlbstat-e2e-started "no line within 15 s: $(head -c 300 "$work/stat.json.err")"
+	before=$(iovaload_status map_failures)	# iovaload counts since it was loaded
+	iovaload hold dev="$LAB_EDU_BDF" n=$HOLD_N bytes=$HOLD_BYTES
+	failures=$(($(iovaload_status map_failures) - before))
+	quiet_window io_tlb_nslabs io_tlb_used
+	stop_stat
+	iovaload release
+	summarize "$LAB_EDU_BDF"
+	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line)"
+	check_window swiotlbstat-e2e-agrees-with-debugfs "$S" "total_slots used_slots"
+	expect_range swiotlbstat-e2e-vanilla-failures-provoked 1 $HOLD_N "$failures" "maps iovaload saw fail"
+	expect_eq swiotlbstat-e2e-vanilla-failures "$failures $((failures * HOLD_BYTES))" \
+		"$(value map_failures "$S") $(value map_failure_bytes "$S")" "failed maps and their bytes (iovaload, swiotlbstat)"
+	expect_eq swiotlbstat-e2e-vanilla-device-failures "$failures $HOLD_BYTES $((HOLD_N - failures))" \
+		"$(value dev_map_failures "$S") $(value dev_largest_failure_bytes "$S") $(value dev_maps "$S")" \
+		"$LAB_EDU_BDF: failed maps, largest failure, maps"
+}
+
+if [ "$KERNEL_VARIANT" = vanilla ]; then
+	test_vanilla
+else
+	test_patched
+fi

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""Sum swiotlbstat --json lines, as key=value lines for a test to check.
+
+  swiotlbstat_json.py FILE [DEVICE [FROM TO]]
+
+Counters are per interval in the JSON: they are summed over all lines.
+DEVICE (a PCI address) adds that device's sums.  FROM and TO (seconds
+since the epoch) add the pool state of the lines that ended between them,
+as the distinct values seen ("4096" if all agree, "4096,4224" if not).
+A last line {"advice": ...} adds its numbers.  Malformed input fails.
+"""
+import json
+import sys
+
+SUMMED = ("maps", "unmaps", "map_failures", "map_failure_bytes",
+          "bounced", "bounced_bytes")
+DEVICE_SUMMED = ("maps", "bounced_bytes", "map_failures", "map_failure_bytes")
+STATE = ("total_slots", "used_slots", "hiwater_slots")
+
+
+def add_device(out, dev):
+    for key in DEVICE_SUMMED:
+        out["dev_" + key] = out.get("dev_" + key, 0) + dev[key]
+    out["dev_mapped_bytes"] = (out.get("dev_mapped_bytes", 0) +
+                               sum(dev["mapped_bytes"].values()))
+    for key in ("largest_map_bytes", "largest_failure_bytes"):
+        out["dev_" + key] = max(out.get("dev_" + key, 0), dev[key])
+    out["dev_driver"] = dev["driver"] or "-"
+
+
+def add_window(window, row):
+    for key in STATE:
+        window.setdefault(key, []).append(row.get(key, "absent"))
+
+
+def main():
+    path = sys.argv[1]
+    device = sys.argv[2] if len(sys.argv) > 2 else None
+    since, until = (map(float, sys.argv[3:5]) if len(sys.argv) > 4
+                    else (None, None))
+    out = {"lines": 0, "lost": 0}
+    window = {}
+    in_window = 0
+    for line in open(path):
+        row = json.loads(line)
+        if "advice" in row:
+            advice = row["advice"]
+            out["advice_swiotlb"] = advice["swiotlb"]
+            out["advice_hiwater"] = advice["evidence"]["hiwater_slots"]
+            out["advice_trusted"] = int(advice["trusted"])
+            out["advice_reasons"] = len(advice["untrusted_because"])
+            continue
+        out["lines"] += 1
+        out["mode"] = row["mode"]
+        out["lost"] = sum(row["lost"].values())  # cumulative
+        for key in SUMMED:
+            if key in row:
+                out[key] = out.get(key, 0) + row[key]
+        for kind in ("dynamic", "transient"):
+            for what in ("pools_added", "pools_removed"):
+                if what in row:
+                    name = "%s_%s" % (what, kind)
+                    out[name] = out.get(name, 0) + row[what][kind]
+        for dev in row["devices"]:
+            if dev["device"] == device:
+                add_device(out, dev)
+        if since is not None and since <= float(row["time"]) <= until:
+            in_window += 1
+            add_window(window, row)
+    if not out["lines"]:
+        sys.exit("%s: no swiotlbstat lines" % path)
+    out["window_lines"] = in_window
+    for key, seen in window.items():
+        out["window_" + key] = ",".join(str(v) for v in sorted(set(seen)))
+    for key, value in out.items():
+        print("%s=%s" % (key, value))
+
+
+if __name__ == "__main__":
+    main()
