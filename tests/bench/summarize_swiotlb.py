@@ -80,6 +80,23 @@ def lookup_summary(boots):
     return rows
 
 
+def tool_cost_summary(boots):
+    """fio's 4-way bandwidth without and with swiotlbstat running, measured
+    in alternation in the same boots: the ratio of the means (1.00: no cost,
+    1.05: fio 5% slower with the tool), overall and per boot."""
+    runs = boots.get("toolcost", [])
+    if not runs:
+        sys.exit("summarize_swiotlb: no results for toolcost")
+    without = [x for r in runs for x in r["bandwidth_mibs"]["without"]]
+    with_tool = [x for r in runs for x in r["bandwidth_mibs"]["with"]]
+    per_boot = [statistics.mean(r["bandwidth_mibs"]["without"]) /
+                statistics.mean(r["bandwidth_mibs"]["with"]) for r in runs]
+    return {"mode": runs[0]["mode"], "without_mibs": without,
+            "with_mibs": with_tool,
+            "ratio": statistics.mean(without) / statistics.mean(with_tool),
+            "ratio_per_boot": per_boot}
+
+
 def pct(x):
     return "n/a" if x != x else "%+.1f%%" % (100 * x)
 
@@ -88,7 +105,26 @@ def mib(b):
     return "%.1f MiB" % (b / 1048576.0)
 
 
-def markdown(fio, lookup, quick):
+def cost_markdown(cost):
+    def cv(xs):
+        return statistics.stdev(xs) / statistics.mean(xs) if len(xs) > 1 else float("nan")
+    return ["", "## What swiotlbstat costs", "",
+            "fio (4 KiB randrw, 4 jobs) on the patched kernel growing from "
+            "1 MiB, %d runs without and %d with `swiotlbstat -j 1` running "
+            "(mode %s), in alternation in the same boots. The cost ratio "
+            "is the mean bandwidth without the tool over the mean with it: "
+            "1.00 means no cost; the target is at most 1.05." % (
+                len(cost["without_mibs"]), len(cost["with_mibs"]), cost["mode"]), "",
+            "| | without | with | cost ratio |", "|---|---|---|---|",
+            "| MiB/s (mean) | %.1f | %.1f | %.3f |" % (
+                statistics.mean(cost["without_mibs"]),
+                statistics.mean(cost["with_mibs"]), cost["ratio"]),
+            "| var | %.2f%% | %.2f%% | per boot: %s |" % (
+                100 * cv(cost["without_mibs"]), 100 * cv(cost["with_mibs"]),
+                ", ".join("%.3f" % x for x in cost["ratio_per_boot"]))]
+
+
+def markdown(fio, lookup, cost, quick):
     runs = len(fio["vanilla-64m"]["workloads"]["small"]["mibs"])
     lines = ["# The dynamic SWIOTLB: fio with every byte bounced", ""]
     if quick:
@@ -131,6 +167,7 @@ def markdown(fio, lookup, quick):
         lines.append("| %d | %.0f | %.0f | %.2fx | %.2fx |" % (
             row["pools"], row["map_ns"], row["unmap_ns"], row["unmap_vs_1"],
             row["unmap_vs_2"]))
+    lines += cost_markdown(cost)
     return "\n".join(lines) + "\n"
 
 
@@ -139,13 +176,14 @@ def main():
     boots = load(raw)
     fio = fio_summary(boots)
     lookup = lookup_summary(boots)
+    cost = tool_cost_summary(boots)
     commit = subprocess.run(["git", "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
     with open(os.path.join(docs, "swiotlb.json"), "w") as f:
         json.dump({"commit": commit, "quick": quick, "fio": fio,
-                   "lookup": lookup}, f, indent=1)
+                   "lookup": lookup, "swiotlbstat_cost": cost}, f, indent=1)
     with open(os.path.join(docs, "swiotlb.md"), "w") as f:
-        f.write(markdown(fio, lookup, quick))
+        f.write(markdown(fio, lookup, cost, quick))
 
 
 if __name__ == "__main__":

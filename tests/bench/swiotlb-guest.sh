@@ -10,6 +10,7 @@
 #   swiotlb-guest.sh lookup        map and unmap cost with 1, 2, 8 and
 #                                  64 pools (tests/iovaload holds
 #                                  mappings to make the pools)
+#   swiotlb-guest.sh toolcost      fio with and without swiotlbstat
 #   BENCH_ROUND   which alternation round this boot is (for the file name)
 #   BENCH_QUICK=1 shorter runs (for trying the harness)
 . "$(dirname "$0")/../lib.sh"
@@ -181,8 +182,46 @@ print(json.dumps({"config": "lookup", "round": int(sys.argv[2]), "rows": rows}))
 PY
 }
 
+# ---- swiotlbstat's own cost ----
+
+# fio's 4-way workload (the busiest map path) alternately without and with
+# swiotlbstat running, in pairs whose order alternates, so that drift in
+# the guest weighs on both sides alike.
+bench_tool_cost() {
+	local out=$LAB_OUT/swiotlb-toolcost-$round.json r pid
+	local tool=$TOP_DIR/.output/swiotlbstat
+	[ -x "$tool" ] || die "no $tool (make)"
+	: >"$work/cost"
+	for r in $(seq $((runs * 2))); do
+		if ((r % 2)); then
+			echo "without $(fio_once 4k 4)" >>"$work/cost"
+		fi
+		"$tool" -j 1 >"$work/stat.json" 2>"$work/stat.err" &
+		pid=$!
+		wait_for 1 15 sh -c "test -s '$work/stat.json' && echo 1" >/dev/null
+		echo "with $(fio_once 4k 4)" >>"$work/cost"
+		kill -INT "$pid"
+		wait "$pid" || die "swiotlbstat failed: $(head -c 200 "$work/stat.err")"
+		if ! ((r % 2)); then
+			echo "without $(fio_once 4k 4)" >>"$work/cost"
+		fi
+	done
+	cat "$work/cost"
+	python3 - "$work/cost" "$round" "$(sed -n 's/^mode: \([a-z]*\).*/\1/p' <("$tool" --hooks))" \
+		>"$out" <<'PY'
+import json, sys
+bw = {"without": [], "with": []}
+for line in open(sys.argv[1]):
+    side, mibs = line.split()
+    bw[side].append(float(mibs))
+print(json.dumps({"config": "toolcost", "round": int(sys.argv[2]),
+                  "mode": sys.argv[3], "bandwidth_mibs": bw}))
+PY
+}
+
 case "${1:-}" in
 fio) [ -n "${2:-}" ] || die "usage: swiotlb-guest.sh fio CONFIG"; bench_fio "$2" ;;
 lookup) bench_lookup ;;
-*) die "usage: swiotlb-guest.sh fio CONFIG | lookup" ;;
+toolcost) bench_tool_cost ;;
+*) die "usage: swiotlb-guest.sh fio CONFIG | lookup | toolcost" ;;
 esac
