@@ -161,6 +161,17 @@ static void count_map(struct device *dev, u64 size)
 		d->maps++;
 }
 
+static void count_unmap(struct device *dev)
+{
+	struct swiotlb_counters *c = global();
+	struct device_counters *d = device(dev);
+
+	if (c)
+		c->unmaps++;
+	if (d)
+		d->unmaps++;
+}
+
 static void count_failure(struct device *dev, u64 size)
 {
 	struct swiotlb_counters *c = global();
@@ -204,13 +215,7 @@ int BPF_PROG(tp_slot_alloc, struct device *dev, struct io_tlb_pool *pool,
 SEC("tp_btf/swiotlb_slot_release")
 int BPF_PROG(tp_slot_release, struct device *dev)
 {
-	struct swiotlb_counters *c = global();
-	struct device_counters *d = device(dev);
-
-	if (c)
-		c->unmaps++;
-	if (d)
-		d->unmaps++;
+	count_unmap(dev);
 	return 0;
 }
 
@@ -396,17 +401,6 @@ int BPF_PROG(fexit_swiotlb_map, struct device *dev, u64 paddr, u64 size, u64 dir
 }
 
 /* fentry mode: unmaps (6.1 to 6.9, then the function behind an inline) */
-static void count_unmap(struct device *dev)
-{
-	struct swiotlb_counters *c = global();
-	struct device_counters *d = device(dev);
-
-	if (c)
-		c->unmaps++;
-	if (d)
-		d->unmaps++;
-}
-
 SEC("fentry/swiotlb_tbl_unmap_single")
 int BPF_PROG(fentry_unmap, struct device *dev)
 {

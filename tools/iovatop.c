@@ -110,11 +110,6 @@ static struct state {
 	int ncpus_read;		/* possible CPUs whose caches are read */
 } st;
 
-static bool mode_is(const char *name)
-{
-	return !strcmp(dms_run.bpf.mode->name, name);
-}
-
 /* ---- command line ---- */
 
 static const struct option long_opts[] = {
@@ -493,11 +488,9 @@ static void read_maps(void)
 
 static void run_snapshot(void)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, topts);
 	static bool warned;
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(st.skel->progs.snapshot), &topts))
-		dms_run.map_read_errors++;
+	dms_run_prog(st.skel->progs.snapshot);
 	if (!st.skel->bss->dms_per_cpu_offset_addr && !warned) {
 		dms_warn("the kernel does not find its data symbols (CONFIG_KALLSYMS_ALL=n?): the caches' contents and idle domains are not shown");
 		warned = true;
@@ -773,7 +766,7 @@ static void collect(void)
 	for (i = 0; i < st.ndomains; i++) {
 		struct domain *d = &st.domains[i];
 
-		if (mode_is("counters"))
+		if (dms_mode_is("counters"))
 			apply_counters(d);
 		for (o = 0; o < NR_BUCKETS; o++) {
 			sub_counters(&d->delta[o], &d->total[o], &d->prev[o]);
@@ -1318,7 +1311,7 @@ static void metrics(struct dms_prom *p)
 
 static void hooks_note(FILE *f)
 {
-	if (mode_is("counters"))
+	if (dms_mode_is("counters"))
 		fprintf(f, "note: iovatop sets %s to 1 while it runs; the last iovatop to stop sets it back to 0\n",
 			STATS_PARAM);
 	if (dms_ncpus() > IOVATOP_MAX_CPUS)
@@ -1327,7 +1320,7 @@ static void hooks_note(FILE *f)
 
 static void started(void)
 {
-	if (mode_is("counters"))
+	if (dms_mode_is("counters"))
 		enable_counters();
 }
 

@@ -227,11 +227,6 @@ static void check_machine(void)
 
 /* ---- the BPF object ---- */
 
-static bool mode_is(const char *name)
-{
-	return !strcmp(dms_run.bpf.mode->name, name);
-}
-
 static struct bpf_object *open_bpf(const struct dms_mode *mode)
 {
 	s.skel = swiotlbstat_bpf__open();
@@ -253,40 +248,25 @@ static void close_bpf(void)
 	s.skel = NULL;
 }
 
-/* Whether the hook running program prog is attached */
-static bool attached(const char *prog)
-{
-	int i, p;
-
-	for (i = 0; i < dms_run.bpf.nhooks; i++)
-		for (p = 0; p < DMS_HOOK_MAX_PROGS && dms_run.bpf.hooks[i]->progs[p]; p++)
-			if (!strcmp(dms_run.bpf.hooks[i]->progs[p], prog))
-				return dms_run.bpf.attached[i];
-	return false;
-}
-
 /* fexit on one of the map functions: latency, bytes, largest mapping */
 static bool have_map_exit(void)
 {
-	return attached("fexit_map") || attached("fexit_swiotlb_map");
+	return dms_prog_attached("fexit_map") || dms_prog_attached("fexit_swiotlb_map");
 }
 
 static bool have_maps(void)
 {
-	return mode_is("tracepoint") || have_map_exit();
+	return dms_mode_is("tracepoint") || have_map_exit();
 }
 
 static bool have_unmaps(void)
 {
-	return mode_is("tracepoint") || attached("fentry_unmap") || attached("fentry_unmap_pool");
+	return dms_mode_is("tracepoint") || dms_prog_attached("fentry_unmap") || dms_prog_attached("fentry_unmap_pool");
 }
 
 static void run_snapshot(void)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, topts);
-
-	if (bpf_prog_test_run_opts(bpf_program__fd(s.skel->progs.snapshot), &topts))
-		dms_run.map_read_errors++;
+	dms_run_prog(s.skel->progs.snapshot);
 	s.st = s.skel->bss->state;
 }
 
@@ -565,7 +545,7 @@ static void field(struct dms_buf *b, int w, bool known, const char *fmt, double 
 static void table_line(struct dms_buf *b)
 {
 	bool mem = s.st.mem != 0, lat = have_map_exit();
-	bool grow = attached("tp_pool_add");
+	bool grow = dms_prog_attached("tp_pool_add");
 	char when[16], pools[24] = "-";
 	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
 
@@ -587,7 +567,7 @@ static void table_line(struct dms_buf *b)
 	field(b, 5, mem && s.st.nslabs, "%.1f", 100.0 * s.st.used / (s.st.nslabs ? s.st.nslabs : 1));
 	field(b, 9, have_maps(), "%.0f", dms_rate(s.delta.maps));
 	field(b, 9, have_unmaps(), "%.0f", dms_rate(s.delta.unmaps));
-	field(b, 9, attached("tp_bounced"), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
+	field(b, 9, dms_prog_attached("tp_bounced"), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
 	field(b, 6, have_maps(), "%.0f", s.delta.map_failures);
 	field(b, 5, grow, "%.0f", s.delta.pools_added[KIND_DYNAMIC] +
 	      s.delta.pools_added[KIND_TRANSIENT]);
@@ -751,14 +731,14 @@ static void json(struct dms_json *j)
 		dms_json_u64(j, "mapped_bytes", c->map_bytes);
 	dms_json_u64(j, "bounced", c->bounced);
 	dms_json_u64(j, "bounced_bytes", c->bounced_bytes);
-	if (mode_is("tracepoint"))
+	if (dms_mode_is("tracepoint"))
 		dms_json_u64(j, "crossed_areas", c->crossed);
-	if (attached("tp_pool_add")) {
+	if (dms_prog_attached("tp_pool_add")) {
 		dms_json_counters(j, "pools_added", c->pools_added, kind_names, KINDS);
 		dms_json_counters(j, "pools_removed", c->pools_removed, kind_names, KINDS);
 		dms_json_u64(j, "pool_alloc_ns", c->pool_alloc_ns);
 	}
-	if (attached("tp_grow_fail"))
+	if (dms_prog_attached("tp_grow_fail"))
 		dms_json_u64(j, "grow_failures", c->grow_failures);
 	if (have_map_exit() && s.lat_p50_ns) {
 		dms_json_u64(j, "map_latency_p50_ns", s.lat_p50_ns);
@@ -889,11 +869,11 @@ static void metrics(struct dms_prom *p)
 		prom_counter(p, PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers", c->map_bytes);
 	prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
 	prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
-	if (attached("tp_pool_add")) {
+	if (dms_prog_attached("tp_pool_add")) {
 		prom_kinds(p, PROM("pools_added_total"), "Pools added, by kind", c->pools_added);
 		prom_kinds(p, PROM("pools_removed_total"), "Pools removed, by kind", c->pools_removed);
 	}
-	if (attached("tp_grow_fail"))
+	if (dms_prog_attached("tp_grow_fail"))
 		prom_counter(p, PROM("grow_failures_total"), "Pools that could not be added", c->grow_failures);
 	metrics_latency(p);
 	metrics_devices(p);

@@ -28,23 +28,10 @@ HOLD_BYTES=262144
 IDLE_MS=3000	# after the load; 0 (keep every pool) while it runs
 DEFAULT_SLOTS=32768	# the kernel's default pool: 64 MiB
 
-# Start swiotlbstat in the background and wait for its first line, i.e.
-# until it is attached and reading.  usage: start_stat OUTPUT ARGS...
-start_stat() {
-	local out=$1
-	shift
-	"$TOOL" "$@" >"$out" 2>"$out.err" &
-	STAT_PID=$!
-	for _ in $(seq 150); do
-		[ -s "$out" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
+# swiotlbstat as started by start_tool (lib.sh): the last line, then exit
 stop_stat() {
-	kill -INT "$STAT_PID"
-	wait "$STAT_PID"
+	kill -INT "$TOOL_PID"
+	wait "$TOOL_PID"
 }
 
 # key=value of the summary in FILE
@@ -178,7 +165,7 @@ test_patched() {
 	echo 0 >"$P/pool_idle_ms"
 	echo 0 >"$D/io_tlb_used_hiwater"
 	test_hooks tracepoint "pool list"
-	start_stat "$work/stat.json" --json --advise 1 ||
+	start_tool swiotlbstat "$work/stat.json" --json --advise 1 ||
 		fail swiotlbstat-e2e-started "no line within 15 s: $(head -c 300 "$work/stat.json.err")"
 	perf record -q -e swiotlb:swiotlb_pool_add -e swiotlb:swiotlb_pool_remove -a \
 		-o "$work/perf.data" -- bash "$0" load "$work" >/dev/null 2>"$work/perf.err"
@@ -227,7 +214,7 @@ test_vanilla() {
 	local S=$work/summary failures before
 	test_hooks fentry "6.1 single pool"
 	load_iovaload || fail swiotlbstat-e2e-iovaload "cannot load iovaload"
-	start_stat "$work/stat.json" --json 1 ||
+	start_tool swiotlbstat "$work/stat.json" --json 1 ||
 		fail swiotlbstat-e2e-started "no line within 15 s: $(head -c 300 "$work/stat.json.err")"
 	before=$(iovaload_status map_failures)	# iovaload counts since it was loaded
 	iovaload hold dev="$LAB_EDU_BDF" n=$HOLD_N bytes=$HOLD_BYTES

@@ -86,20 +86,28 @@ wait_for() {
 	echo "$got"
 }
 
-# Start iovatop in the background and wait until it reported once, i.e.
-# it is attached and reading.  Its pid is then in $IOVATOP_PID, its
-# stderr in OUTPUT.err.  Fails when it did not report within 10 s.
-# usage: start_iovatop OUTPUT ARGS...
-start_iovatop() {
-	local out=$1
-	shift
-	"$TOP_DIR/.output/iovatop" "$@" >"$out" 2>"$out.err" &
-	IOVATOP_PID=$!
-	for _ in $(seq 100); do
+# Start a dmascope tool in the background and wait until it reported
+# once, i.e. it is attached and reading.  Its pid is then in $TOOL_PID,
+# its stderr in OUTPUT.err.  Fails when it did not report within 15 s.
+# usage: start_tool TOOL OUTPUT ARGS...
+start_tool() {
+	local tool=$1 out=$2
+	shift 2
+	"$TOP_DIR/.output/$tool" "$@" >"$out" 2>"$out.err" &
+	TOOL_PID=$!
+	for _ in $(seq 150); do
 		[ -s "$out" ] && return 0
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_tool iovatop, its pid in $IOVATOP_PID.  usage: start_iovatop OUTPUT ARGS...
+start_iovatop() {
+	start_tool iovatop "$@"
+	local rc=$?
+	IOVATOP_PID=$TOOL_PID
+	return $rc
 }
 
 # Debian's kernel images (KERNEL_VARIANT=debian-*) lack dma_map_benchmark,

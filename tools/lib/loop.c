@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "loop.h"
 
 #ifndef DMASCOPE_VERSION
@@ -335,6 +337,30 @@ static void render(void)
 	else if (!dms_run.quiet)
 		render_table();
 	user_errors(prev_user);
+}
+
+bool dms_mode_is(const char *name)
+{
+	return !strcmp(dms_run.bpf.mode->name, name);
+}
+
+bool dms_prog_attached(const char *prog)
+{
+	int i, p;
+
+	for (i = 0; i < dms_run.bpf.nhooks; i++)
+		for (p = 0; p < DMS_HOOK_MAX_PROGS && dms_run.bpf.hooks[i]->progs[p]; p++)
+			if (!strcmp(dms_run.bpf.hooks[i]->progs[p], prog))
+				return dms_run.bpf.attached[i];
+	return false;
+}
+
+void dms_run_prog(struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
+		dms_run.map_read_errors++;
 }
 
 /* ---- the loop ---- */

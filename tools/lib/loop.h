@@ -151,6 +151,12 @@ void dms_watch_fd(int fd, void (*fn)(void *ctx), void *ctx);
 bool dms_wait_until(uint64_t deadline_ns);
 /* Per second over the interval just ended */
 double dms_rate(uint64_t n);
+/* Whether the ladder settled on this mode */
+bool dms_mode_is(const char *name);
+/* Whether the hook that runs this BPF program is attached */
+bool dms_prog_attached(const char *prog);
+/* Run a syscall program (a snapshot) once; a failure counts as a failed read */
+void dms_run_prog(struct bpf_program *prog);
 
 int dms_main(const struct dms_tool *tool, int argc, char **argv);
 
