@@ -27,7 +27,7 @@ import sys
 # A dashboard that is not listed here fails: nothing is skipped silently.
 DASHBOARDS = {
     "iova": ("iovatop", ["domain"]),
-    "swiotlb": ("swiotlbstat", ["device", "pool"]),
+    "swiotlb": ("swiotlbstat", ["device", "kind"]),
 }
 
 # The Grafana unit ids the dashboards may use (from Grafana's
