@@ -10,7 +10,7 @@
 #define SWIOTLBSTAT_H
 
 #define SWIOTLBSTAT_MAX_POOLS	64	/* pools read per snapshot */
-#define SWIOTLBSTAT_MAX_DEVICES	1024
+#define SWIOTLBSTAT_MAX_DEVICES	512	/* per-CPU values: 88 bytes x CPUs each */
 #define SWIOTLBSTAT_WALK_STEPS	(1 << 20)	/* pools + areas read per snapshot */
 #define SWIOTLBSTAT_LAT_BUCKETS	32	/* log2 buckets of nanoseconds */
 #define SWIOTLBSTAT_SLOT_SIZE	2048	/* IO_TLB_SIZE: 1 << IO_TLB_SHIFT */
@@ -52,6 +52,7 @@ enum swiotlbstat_lost {
 	LOST_READS,		/* a kernel read failed */
 	LOST_WALK,		/* the pool walk stopped at its limit */
 	LOST_UNPAIRED,		/* a map's end without its start */
+	LOST_NESTED,		/* a device's first event, nested in another's insert */
 	LOST_KINDS,
 };
 

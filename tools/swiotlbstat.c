@@ -66,7 +66,7 @@ static const char usage_text[] =
 static const char *const kind_names[KINDS] = { "default", "dynamic", "transient" };
 static const char *const dir_names[DIRS] = { "bidirectional", "to_device", "from_device" };
 static const char *const lost_names[LOST_KINDS] = {
-	"devices_full", "pools_full", "reads", "walk", "unpaired" };
+	"devices_full", "pools_full", "reads", "walk", "unpaired", "nested" };
 
 enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
 static enum view view;
