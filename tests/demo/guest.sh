@@ -55,4 +55,4 @@ banner "the kernel's own view: perf stat -e 'iova:*' over one benchmark second"
 perf stat -a -e 'iova:iova_rcache_alloc,iova:iova_rcache_free,iova:iova_tree_alloc,iova:iova_depot_push' \
 	-- "$BENCH" -t 2 -s 1 -g 1 2>&1 | grep -E 'iova:|elapsed'
 iovaload destroy
-banner "done: see README.md to run iovatop on a real machine"
+banner "next: the same kernel with bounce buffers (swiotlbstat)"
