@@ -52,7 +52,7 @@ enum swiotlbstat_lost {
 	LOST_READS,		/* a kernel read failed */
 	LOST_WALK,		/* the pool walk stopped at its limit */
 	LOST_UNPAIRED,		/* a map's end without its start */
-	LOST_NESTED,		/* a device's first event, nested in another's insert */
+	LOST_NESTED,		/* an insert nested in another on its CPU (EBUSY) */
 	LOST_KINDS,
 };
 

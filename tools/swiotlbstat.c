@@ -386,7 +386,6 @@ static void add_device(const void *key, const void *values, void *ctx)
 	int cpu, i;
 
 	(void)ctx;
-	memset(&d->total, 0, sizeof(d->total));
 	d->seen = true;
 	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
 		const struct device_counters *c = (const void *)((const char *)values + cpu * stride);
@@ -496,10 +495,16 @@ static void collect(void)
 				 sizeof(struct swiotlb_counters), true, add_global, NULL);
 	sub_u64s(&s.delta, &s.total, &s.prev, sizeof(s.total));
 	s.prev = s.total;
-	for (i = 0; i < s.ndevs; i++)
+	for (i = 0; i < s.ndevs; i++) {
 		s.devs[i].seen = false;
+		memset(&s.devs[i].total, 0, sizeof(s.devs[i].total));
+	}
+	/* a device's first events can be in either map (see devices_nested) */
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(s.skel->maps.devices), sizeof(uint64_t),
+				 sizeof(struct device_counters), true, add_device, NULL);
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.devices_nested), sizeof(uint64_t),
 				 sizeof(struct device_counters), true, add_device, NULL);
 	for (i = 0; i < s.ndevs; i++) {
 		struct dev *d = &s.devs[i];

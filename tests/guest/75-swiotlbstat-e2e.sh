@@ -174,7 +174,7 @@ test_patched() {
 	echo 60000 >"$P/pool_idle_ms"
 	expect_eq swiotlbstat-e2e-load-ran "" "$(cat "$work/failed" 2>/dev/null | tr '\n' ' ')" "load commands that failed"
 	summarize "$LAB_NVME_BDF"
-	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line)"
+	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line; $(value lost_kinds "$S"))"
 	check_window swiotlbstat-e2e-agrees-with-debugfs "$S" "total_slots used_slots hiwater_slots"
 	check swiotlbstat-e2e-window-grown "total slots in the window: $(value window_total_slots "$S")" \
 		test "$(value window_total_slots "$S")" -gt 512
@@ -223,7 +223,7 @@ test_vanilla() {
 	stop_stat
 	iovaload release
 	summarize "$LAB_EDU_BDF"
-	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line)"
+	expect_eq swiotlbstat-e2e-nothing-lost 0 "$(value lost "$S")" "events lost (cumulative, last line; $(value lost_kinds "$S"))"
 	check_window swiotlbstat-e2e-agrees-with-debugfs "$S" "total_slots used_slots"
 	expect_range swiotlbstat-e2e-vanilla-failures-provoked 1 $HOLD_N "$failures" "maps iovaload saw fail"
 	expect_eq swiotlbstat-e2e-vanilla-failures "$failures $((failures * HOLD_BYTES))" \

@@ -53,6 +53,8 @@ def main():
         out["lines"] += 1
         out["mode"] = row["mode"]
         out["lost"] = sum(row["lost"].values())  # cumulative
+        out["lost_kinds"] = ",".join("%s:%d" % kv for kv in
+                                     sorted(row["lost"].items()) if kv[1]) or "none"
         for key in SUMMED:
             if key in row:
                 out[key] = out.get(key, 0) + row[key]
