@@ -5,6 +5,8 @@
  *   - dms_lost, the per-CPU counters of what could not be recorded, read
  *     by the tool frame at every interval (tools/lib/hooks.h);
  *   - dms_lookup_or_init(), which counts a full map instead of hiding it;
+ *   - dms_wait_begin() and dms_wait_end(), which time the wait for a
+ *     contended lock the tool watches (lock:contention_begin/end);
  *   - dms_per_cpu(), the address of one CPU's copy of a per-CPU variable;
  *   - dms_rb_count() and dms_rb_depth(), bounded rbtree walks.
  * Every loop over kernel data runs under bpf_loop(): the verifier checks
@@ -52,6 +54,63 @@ static __always_inline void *dms_lookup_or_init(void *map, const void *key,
 		return NULL;
 	}
 	return bpf_map_lookup_elem(map, key);
+}
+
+/*
+ * The watched lock this CPU waits for.  Spinlocks are waited for with
+ * preemption off, and the allocators' locks with interrupts off too, so
+ * a CPU waits for one at a time; a second (an NMI) is not timed.
+ */
+struct dms_lock_wait {
+	u64 lock;
+	u64 start_ns;
+	u32 depth;	/* watched waits begun and not ended */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct dms_lock_wait);
+} dms_lock_wait SEC(".maps");
+
+/* A watched lock is contended: its wait starts (a nested one is lost_kind) */
+static __always_inline void dms_wait_begin(u64 lock, u32 lost_kind)
+{
+	u32 zero = 0;
+	struct dms_lock_wait *w = bpf_map_lookup_elem(&dms_lock_wait, &zero);
+
+	if (!w)
+		return;
+	if (w->depth++) {
+		dms_count_lost(lost_kind);
+		return;
+	}
+	w->lock = lock;
+	w->start_ns = bpf_ktime_get_ns();
+}
+
+/*
+ * A contended lock was taken: true, with the time waited, when it is the
+ * watched lock this CPU began to wait for.  The end of a lock nobody
+ * watches changes nothing.
+ */
+static __always_inline bool dms_wait_end(u64 lock, u64 *wait_ns)
+{
+	u32 zero = 0;
+	struct dms_lock_wait *w = bpf_map_lookup_elem(&dms_lock_wait, &zero);
+
+	if (!w || !w->depth)
+		return false;
+	if (w->depth > 1) {		/* the nested wait ends first */
+		w->depth--;
+		return false;
+	}
+	if (w->lock != lock)
+		return false;
+	w->depth = 0;
+	*wait_ns = bpf_ktime_get_ns() - w->start_ns;
+	return true;
 }
 
 /*

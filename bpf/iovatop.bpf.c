@@ -72,20 +72,6 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lock_stats SEC(".maps");
 
-/* A contended IOVA lock being waited for on this CPU (spinlocks do not sleep) */
-struct lock_wait {
-	u64 lock;
-	u64 start_ns;
-	u32 depth;	/* nested contention (an interrupt) is not paired */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct lock_wait);
-} lock_wait SEC(".maps");
-
 /* fentry mode: what an alloc_iova_fast()/free_iova_fast() call did so far */
 struct fast_call {
 	u64 iovad;
@@ -609,20 +595,9 @@ SEC("tp_btf/contention_begin")
 int BPF_PROG(contention_begin, void *lock, unsigned int flags)
 {
 	u64 addr = (u64)lock;
-	u32 zero = 0;
-	struct lock_wait *w;
 
-	if (!bpf_map_lookup_elem(&lock_owners, &addr))
-		return 0;
-	w = bpf_map_lookup_elem(&lock_wait, &zero);
-	if (!w)
-		return 0;
-	if (w->depth++) {
-		dms_count_lost(LOST_NESTED);
-		return 0;
-	}
-	w->lock = addr;
-	w->start_ns = bpf_ktime_get_ns();
+	if (bpf_map_lookup_elem(&lock_owners, &addr))
+		dms_wait_begin(addr, LOST_NESTED);
 	return 0;
 }
 
@@ -630,22 +605,15 @@ SEC("tp_btf/contention_end")
 int BPF_PROG(contention_end, void *lock, int ret)
 {
 	u64 addr = (u64)lock, delta;
-	u32 zero = 0;
 	struct lock_owner *owner;
 	struct lock_stats *s;
 	struct lock_key key = {};
-	struct lock_wait *w;
 
-	w = bpf_map_lookup_elem(&lock_wait, &zero);
-	if (!w || !w->depth)
-		return 0;
-	w->depth--;
-	if (w->depth || w->lock != addr)
+	if (!dms_wait_end(addr, &delta))
 		return 0;
 	owner = bpf_map_lookup_elem(&lock_owners, &addr);
 	if (!owner)
 		return 0;
-	delta = bpf_ktime_get_ns() - w->start_ns;
 	key.iovad = owner->iovad;
 	key.kind = owner->kind;
 	s = dms_lookup_or_init(&lock_stats, &key, &zero_lock_stats, LOST_STATS_FULL);
