@@ -158,6 +158,7 @@ typedef atomic64_t atomic_long_t;
 
 struct io_tlb_area {
 	unsigned long used;
+	struct spinlock lock;
 } __core;
 
 /* One pool: 6.6 and later, and 6.1 with the dmascope patches */

@@ -86,6 +86,19 @@ struct {
 } pools SEC(".maps");
 
 /*
+ * The lock of every area of every pool, as the snapshot found them; the
+ * value is the snapshot's generation.  User space deletes the locks of
+ * pools that are gone: their memory may hold another lock by now.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SWIOTLBSTAT_MAX_AREAS);
+	__type(key, u64);
+	__type(value, u64);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* only the snapshot inserts */
+} area_locks SEC(".maps");
+
+/*
  * Maps in progress on this CPU: the map path takes spinlocks and does
  * not sleep, so a map ends on the CPU it started on, after any map of an
  * interrupt that came in between.
@@ -329,6 +342,34 @@ int BPF_PROG(tp_bounced, struct device *dev, u64 dev_addr, u64 size)
 	/* the bounced size is the mapping's: known without fexit too */
 	if (size > d->largest)
 		d->largest = size;
+	return 0;
+}
+
+/* ---- contention on the area locks (lock:* events, 5.19 and later) ---- */
+
+SEC("tp_btf/contention_begin")
+int BPF_PROG(contention_begin, void *lock, unsigned int flags)
+{
+	u64 addr = (u64)lock;
+
+	if (bpf_map_lookup_elem(&area_locks, &addr))
+		dms_wait_begin(addr, LOST_NESTED);
+	return 0;
+}
+
+SEC("tp_btf/contention_end")
+int BPF_PROG(contention_end, void *lock, int ret)
+{
+	struct swiotlb_counters *c;
+	u64 wait_ns;
+
+	if (!dms_wait_end((u64)lock, &wait_ns))
+		return 0;
+	c = global();
+	if (!c)
+		return 0;
+	c->area_lock_waits++;
+	c->area_lock_wait_ns += wait_ns;
 	return 0;
 }
 
@@ -588,19 +629,30 @@ static bool next_pool(struct walk *w)
 	return true;
 }
 
+/* An area's lock, watched for contention until its pool is gone */
+static void watch_area_lock(void *area)
+{
+	u64 lock = (u64)area + bpf_core_field_offset(struct io_tlb_area, lock);
+
+	if (bpf_map_update_elem(&area_locks, &lock, &state.generation, BPF_ANY))
+		dms_count_lost(LOST_LOCKS_FULL);
+}
+
 static long walk_step(u32 index, struct walk *w)
 {
 	struct io_tlb_area *areas = w->areas;
 	u32 area = w->area;
 	unsigned long used;
+	void *a;
 
 	if (area < w->nareas) {
+		a = (void *)areas + area * bpf_core_type_size(struct io_tlb_area);
 		if (bpf_probe_read_kernel(&used, sizeof(used),
-					  (void *)areas + area * bpf_core_type_size(struct io_tlb_area) +
-					  bpf_core_field_offset(struct io_tlb_area, used)))
+					  a + bpf_core_field_offset(struct io_tlb_area, used)))
 			dms_count_lost(LOST_READS);
 		else
 			w->used += used;
+		watch_area_lock(a);
 		w->area = area + 1;
 		return 0;
 	}
@@ -679,6 +731,7 @@ int snapshot(void *ctx)
 	state.found = mem_found;
 	state.jiffies = bpf_jiffies64();
 	state.ktime_ns = bpf_ktime_get_ns();
+	state.generation++;
 	if (mem_addr)
 		read_state(mem_addr);
 	return 0;

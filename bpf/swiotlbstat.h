@@ -15,6 +15,7 @@
 #define SWIOTLBSTAT_LAT_BUCKETS	32	/* log2 buckets of nanoseconds */
 #define SWIOTLBSTAT_SLOT_SIZE	2048	/* IO_TLB_SIZE: 1 << IO_TLB_SHIFT */
 #define SWIOTLBSTAT_DEPTH	4	/* nested maps per CPU (interrupts); a power of 2 */
+#define SWIOTLBSTAT_MAX_AREAS	16384	/* area locks watched (of every pool) */
 
 enum swiotlbstat_kind {
 	KIND_DEFAULT,
@@ -53,6 +54,7 @@ enum swiotlbstat_lost {
 	LOST_WALK,		/* the pool walk stopped at its limit */
 	LOST_UNPAIRED,		/* a map's end without its start */
 	LOST_NESTED,		/* an insert nested in another on its CPU (EBUSY) */
+	LOST_LOCKS_FULL,	/* an area lock did not fit the area_locks map */
 	LOST_KINDS,
 };
 
@@ -72,6 +74,8 @@ struct swiotlb_counters {
 	__u64 pool_alloc_ns;	/* time the added pools took to allocate */
 	__u64 latency[SWIOTLBSTAT_LAT_BUCKETS];	/* maps by log2(ns) */
 	__u64 latency_ns;	/* sum */
+	__u64 area_lock_waits;	/* an area lock found taken (contention_begin) */
+	__u64 area_lock_wait_ns;	/* time waited for it */
 };
 
 /* Per device, per CPU; key: the struct device pointer */
@@ -117,6 +121,7 @@ struct swiotlb_state {
 	__u64 transient_nslabs;
 	__u64 jiffies;		/* when read: user space finds HZ from two reads */
 	__u64 ktime_ns;
+	__u64 generation;	/* snapshots taken; area_locks' values */
 	__u32 found;		/* enum swiotlbstat_found */
 	__u32 layout;		/* enum swiotlbstat_layout */
 	__u32 has_hiwater;

@@ -66,7 +66,7 @@ static const char usage_text[] =
 static const char *const kind_names[KINDS] = { "default", "dynamic", "transient" };
 static const char *const dir_names[DIRS] = { "bidirectional", "to_device", "from_device" };
 static const char *const lost_names[LOST_KINDS] = {
-	"devices_full", "pools_full", "reads", "walk", "unpaired", "nested" };
+	"devices_full", "pools_full", "reads", "walk", "unpaired", "nested", "locks_full" };
 
 enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
 static enum view view;
@@ -173,6 +173,8 @@ static const struct dms_hook base_hooks[] = {
 	{ "tp_btf/block_bio_queue", { "tp_bio_queue" },
 	  "finds io_tlb_default_mem through a block device when kallsyms does not list it",
 	  DMS_HOOK_OPTIONAL },
+	{ "tp_btf/contention_begin, contention_end", { "contention_begin", "contention_end" },
+	  "time waited for the area locks (5.19 and later)", DMS_HOOK_OPTIONAL },
 	{ "syscall/snapshot (BPF_PROG_TEST_RUN)", { "snapshot" },
 	  "pools, total and used slots, high-water: read from io_tlb_default_mem",
 	  DMS_HOOK_RUN },
@@ -264,10 +266,49 @@ static bool have_unmaps(void)
 	return dms_mode_is("tracepoint") || dms_prog_attached("fentry_unmap") || dms_prog_attached("fentry_unmap_pool");
 }
 
+struct stale_locks {
+	uint64_t generation;
+	uint64_t *keys;
+	size_t n, cap;
+};
+
+static void note_stale_lock(const void *key, const void *value, void *ctx)
+{
+	struct stale_locks *st = ctx;
+
+	if (*(const uint64_t *)value == st->generation)
+		return;
+	if (st->n == st->cap) {
+		st->cap = st->cap ? 2 * st->cap : 64;
+		st->keys = dms_realloc(st->keys, st->cap, sizeof(*st->keys));
+	}
+	st->keys[st->n++] = *(const uint64_t *)key;
+}
+
+/* The area locks of pools this snapshot did not find: gone with the pool */
+static void forget_stale_locks(void)
+{
+	int fd = bpf_map__fd(s.skel->maps.area_locks);
+	struct stale_locks st = { .generation = s.st.generation };
+	size_t i;
+
+	dms_run.map_read_errors += dms_map_for_each(fd, sizeof(uint64_t), sizeof(uint64_t),
+						    false, note_stale_lock, &st);
+	for (i = 0; i < st.n; i++)
+		bpf_map_delete_elem(fd, &st.keys[i]);
+	free(st.keys);
+}
+
+static bool have_lock_waits(void)
+{
+	return dms_prog_attached("contention_begin");
+}
+
 static void run_snapshot(void)
 {
 	dms_run_prog(s.skel->progs.snapshot);
 	s.st = s.skel->bss->state;
+	forget_stale_locks();
 }
 
 /*
@@ -555,10 +596,10 @@ static void table_line(struct dms_buf *b)
 	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
 
 	if (s.lines++ % HEADER_EVERY == 0)
-		dms_buf_printf(b, "%8s %9s %9s %8s %8s %5s %9s %9s %9s %6s %5s %5s %8s %8s\n",
+		dms_buf_printf(b, "%8s %9s %9s %8s %8s %5s %9s %9s %9s %6s %5s %5s %8s %8s %8s\n",
 			       "TIME", "POOLS", "TOTAL_MiB", "USED_MiB", "HIGH_MiB", "USE%",
 			       "MAPS/s", "UNMAPS/s", "BNC_MB/s", "FAIL", "GROW", "RMVD",
-			       "P50_us", "P99_us");
+			       "P50_us", "P99_us", "LOCKus/s");
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 	if (mem)
 		snprintf(pools, sizeof(pools), "%llu/%llu/%llu",
@@ -580,6 +621,7 @@ static void table_line(struct dms_buf *b)
 	      s.delta.pools_removed[KIND_TRANSIENT]);
 	field(b, 8, lat && s.lat_p50_ns, "%.1f", s.lat_p50_ns / 1e3);
 	field(b, 8, lat && s.lat_p99_ns, "%.1f", s.lat_p99_ns / 1e3);
+	field(b, 8, have_lock_waits(), "%.0f", dms_rate(s.delta.area_lock_wait_ns) / 1e3);
 	dms_buf_printf(b, "\n");
 }
 
@@ -745,6 +787,10 @@ static void json(struct dms_json *j)
 	}
 	if (dms_prog_attached("tp_grow_fail"))
 		dms_json_u64(j, "grow_failures", c->grow_failures);
+	if (have_lock_waits()) {
+		dms_json_u64(j, "area_lock_waits", c->area_lock_waits);
+		dms_json_u64(j, "area_lock_wait_ns", c->area_lock_wait_ns);
+	}
 	if (have_map_exit() && s.lat_p50_ns) {
 		dms_json_u64(j, "map_latency_p50_ns", s.lat_p50_ns);
 		dms_json_u64(j, "map_latency_p99_ns", s.lat_p99_ns);
@@ -880,6 +926,11 @@ static void metrics(struct dms_prom *p)
 	}
 	if (dms_prog_attached("tp_grow_fail"))
 		prom_counter(p, PROM("grow_failures_total"), "Pools that could not be added", c->grow_failures);
+	if (have_lock_waits()) {
+		prom_counter(p, PROM("area_lock_waits_total"), "Times an area lock was found taken", c->area_lock_waits);
+		dms_prom_family(p, PROM("area_lock_wait_seconds_total"), "counter", "Time waited for the area locks");
+		dms_prom_double(p, NULL, (double)c->area_lock_wait_ns / NSEC_PER_SEC);
+	}
 	metrics_latency(p);
 	metrics_devices(p);
 }

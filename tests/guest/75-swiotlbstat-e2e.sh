@@ -16,6 +16,11 @@
 # Vanilla 6.1 (fentry mode, the single pool of 6.1): 8 x 256 KiB held in
 # the 1 MiB pool, so that some maps fail: total and used agree with
 # debugfs, and each failure is counted with its size and device.
+#
+# Both: iovaload holds the lock of the first area while two other CPUs
+# wait for it, ten times; swiotlbstat counts exactly ten area lock waits
+# (only a queued waiter fires lock:contention_begin/end: the other spins
+# on qspinlock's pending bit) of about the time the lock was held.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -233,8 +238,35 @@ test_vanilla() {
 		"$LAB_EDU_BDF: failed maps, largest failure, maps"
 }
 
+# ---- both: the area lock wait ----
+
+test_area_lock() {
+	local rounds=10 hold_us=20000 S=$work/lock-summary done hold_ns waited
+	load_iovaload || { fail swiotlbstat-e2e-lock-waits "cannot load iovaload"; return; }
+	# the first line comes after the first snapshot: the area locks are known
+	start_tool swiotlbstat "$work/lock.json" --json 1 ||
+		fail swiotlbstat-e2e-lock-started "no line within 15 s: $(head -c 300 "$work/lock.json.err")"
+	done=$(iovaload_status contended)
+	hold_ns=$(iovaload_status contend_hold_ns)
+	iovaload contend dev="$LAB_EDU_BDF" rounds=$rounds hold_us=$hold_us ||
+		fail swiotlbstat-e2e-lock-waits "iovaload contend failed"
+	done=$(($(iovaload_status contended) - done))
+	hold_ns=$(($(iovaload_status contend_hold_ns) - hold_ns))
+	sleep 1.5	# one more line
+	stop_stat
+	python3 "$SUMMARY" "$work/lock.json" >"$S" 2>"$S.err" ||
+		fail swiotlbstat-e2e-json "$(tail -n 1 "$S.err")"
+	waited=$(value area_lock_wait_ns "$S")
+	echo "# iovaload: $done rounds, lock held $hold_ns ns; swiotlbstat: $(value area_lock_waits "$S") waits, $waited ns"
+	expect_eq swiotlbstat-e2e-lock-waits "$rounds $rounds" "$done $(value area_lock_waits "$S")" \
+		"area lock waits (rounds of iovaload, swiotlbstat)"
+	expect_range swiotlbstat-e2e-lock-wait-time $((hold_ns / 2)) $((hold_ns * 2)) "${waited:-none}" \
+		"ns waited for the area lock (half to twice the $hold_ns ns it was held)"
+}
+
 if [ "$KERNEL_VARIANT" = vanilla ]; then
 	test_vanilla
 else
 	test_patched
 fi
+test_area_lock

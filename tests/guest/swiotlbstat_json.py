@@ -13,7 +13,7 @@ import json
 import sys
 
 SUMMED = ("maps", "unmaps", "map_failures", "map_failure_bytes",
-          "bounced", "bounced_bytes")
+          "bounced", "bounced_bytes", "area_lock_waits", "area_lock_wait_ns")
 DEVICE_SUMMED = ("maps", "bounced_bytes", "map_failures", "map_failure_bytes")
 STATE = ("total_slots", "used_slots", "hiwater_slots")
 

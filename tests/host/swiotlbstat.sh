@@ -50,14 +50,14 @@ expect_eq swiotlbstat-hooks-exit 0 "$rc" "--hooks exit status"
 check swiotlbstat-hooks-mode "no mode line" grep -q '^mode: ' "$out/hooks"
 check swiotlbstat-hooks-mem "no io_tlb_default_mem line" grep -q '^io_tlb_default_mem: ' "$out/hooks"
 
-# the line view: a header, then one line of 14 columns per interval
+# the line view: a header, then one line of 15 columns per interval
 timeout 60 "$TOOL" 1 3 >"$out/lines" 2>"$out/lines.err" </dev/null
 rc=$?
 sed 's/^/# /' "$out/lines"
 expect_eq swiotlbstat-lines-exit 0 "$rc" "exit status of 'swiotlbstat 1 3'"
 expect_eq swiotlbstat-lines-header 1 "$(grep -c '^ *TIME ' "$out/lines")" "header lines"
-expect_eq swiotlbstat-lines-rows 3 "$(awk '!/TIME/ && NF == 14' "$out/lines" | wc -l)" \
-	"lines of 14 columns"
+expect_eq swiotlbstat-lines-rows 3 "$(awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9] / && NF == 15' "$out/lines" | wc -l)" \
+	"lines of 15 columns"
 
 # JSON lines, checked against debugfs when the kernel has its files
 timeout 60 "$TOOL" --json 1 2 >"$out/json" 2>/dev/null </dev/null
@@ -102,7 +102,7 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 sed -n '/advice after/,$p' "$out/advice" | sed 's/^/# /'
 expect_eq swiotlbstat-advise-exit 0 "$rc" "exit status of --advise-after 1.5 0.5"
-expect_eq swiotlbstat-advise-lines 3 "$(awk '!/TIME/ && NF == 14' "$out/advice" | wc -l)" \
+expect_eq swiotlbstat-advise-lines 3 "$(awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9] / && NF == 15' "$out/advice" | wc -l)" \
 	"lines before the advice (1.5 s at 0.5 s)"
 check swiotlbstat-advise-recommends "took $ms ms; $(grep -m1 'swiotlb=' "$out/advice")" \
 	eval 'grep -Eq "^  swiotlb=(5[1-9][0-9]|[6-9][0-9]{2}|[0-9]{4,}) " "$out/advice" && [ "$ms" -lt 10000 ]'
@@ -120,7 +120,7 @@ rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 expect_eq swiotlbstat-sigint-exit 0 "$rc" "exit status after SIGINT"
 check swiotlbstat-sigint-fast "took $ms ms" test "$ms" -lt 2000
-expect_eq swiotlbstat-sigint-line 1 "$(awk '!/TIME/ && NF == 14' "$out/int" | wc -l)" \
+expect_eq swiotlbstat-sigint-line 1 "$(awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9] / && NF == 15' "$out/int" | wc -l)" \
 	"lines printed for the interrupted interval"
 
 # Prometheus: the metrics parse and name the mode

@@ -43,10 +43,17 @@
  *   hold dev=NAME n=N [bytes=B]        map N buffers and keep them mapped
  *                                      (to fill bounce buffer pools)
  *   release                            unmap every held mapping
+ *   contend dev=NAME rounds=R [hold_us=H]
+ *                                      hold the lock of the first area of
+ *                                      the device's bounce buffers while
+ *                                      two other CPUs wait for it: one
+ *                                      lock:contention_begin/end pair a
+ *                                      round (see cmd_contend)
  *   reset                              zero the counters
  */
 #include <linux/cpu.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/iova.h>
@@ -57,6 +64,7 @@
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
@@ -83,6 +91,8 @@ struct counters {
 	atomic64_t unmaps;
 	atomic64_t map_ns;		/* time in dma_map_single() (cycle) */
 	atomic64_t unmap_ns;		/* time in dma_unmap_single() (cycle) */
+	atomic64_t contended;		/* rounds of contend */
+	atomic64_t contend_hold_ns;	/* time the lock was held in them */
 };
 
 /* Mappings that "hold" made and "release" undoes, all of one device */
@@ -824,6 +834,126 @@ static int cmd_release(struct args *a)
 	return 0;
 }
 
+/*
+ * The head of struct io_tlb_area, private to kernel/dma/swiotlb.c; every
+ * version from 6.0 on, with or without the dmascope patches, starts so.
+ */
+struct tlb_area_head {
+	unsigned long used;
+	unsigned int index;
+	spinlock_t lock;
+};
+
+struct contend_job;
+
+struct contend_waiter {
+	struct work_struct work;
+	struct contend_job *job;
+};
+
+struct contend_job {
+	spinlock_t *lock;
+	unsigned long hold_us;
+	atomic_t held;			/* the holder has the lock */
+	atomic_t waiting;		/* waiters about to take it */
+	struct work_struct holder;
+	struct contend_waiter waiter[2];
+};
+
+static void contend_hold(struct work_struct *work)
+{
+	struct contend_job *c = container_of(work, struct contend_job, holder);
+	unsigned long flags, left;
+	u64 t0;
+
+	spin_lock_irqsave(c->lock, flags);
+	t0 = ktime_get_ns();
+	atomic_set(&c->held, 1);
+	while (atomic_read(&c->waiting) < 2)
+		cpu_relax();
+	for (left = c->hold_us; left; left -= min(left, 1000UL))
+		udelay(min(left, 1000UL));
+	atomic64_add(ktime_get_ns() - t0, &count.contend_hold_ns);
+	spin_unlock_irqrestore(c->lock, flags);
+}
+
+static void contend_wait(struct work_struct *work)
+{
+	struct contend_job *c = container_of(work, struct contend_waiter, work)->job;
+	unsigned long flags;
+
+	while (!atomic_read(&c->held))
+		cpu_relax();
+	atomic_inc(&c->waiting);
+	spin_lock_irqsave(c->lock, flags);
+	spin_unlock_irqrestore(c->lock, flags);
+}
+
+/* The lock of the first area of the pool the device's maps start in */
+static spinlock_t *first_area_lock(struct device *dev)
+{
+	struct io_tlb_mem *mem = dev->dma_io_tlb_mem;
+	struct tlb_area_head *areas;
+
+	if (!mem)
+		return NULL;
+#ifdef IOVALOAD_SWIOTLB_POOLS
+	areas = (struct tlb_area_head *)mem->defpool.areas;
+#else
+	areas = (struct tlb_area_head *)mem->areas;
+#endif
+	return areas ? &areas[0].lock : NULL;
+}
+
+/*
+ * A qspinlock fires lock:contention_begin/end only for a waiter that
+ * queues: the first waiter of a held lock spins on the pending bit and
+ * fires nothing.  With two waiters, exactly one queues, so each round
+ * is one contention event, of about hold_us.
+ */
+static int cmd_contend(struct args *a)
+{
+	static const char *const keys[] = { "dev", "rounds", "hold_us", NULL };
+	const char *name = arg_str(a, "dev");
+	unsigned int cpus[3], n = 0, cpu, i;
+	unsigned long rounds, r;
+	struct contend_job c = {};
+	struct device *dev;
+	int ret = 0;
+
+	if (check_keys(a, keys) || !name || arg_ulong(a, "rounds", 1, &rounds) ||
+	    arg_ulong(a, "hold_us", 20000, &c.hold_us) || c.hold_us > 1000000)
+		return -EINVAL;
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+	if (!dev)
+		return -ENODEV;
+	c.lock = first_area_lock(dev);
+	cpus_read_lock();
+	for_each_online_cpu(cpu)
+		if (n < ARRAY_SIZE(cpus))
+			cpus[n++] = cpu;
+	if (!c.lock || n < ARRAY_SIZE(cpus))
+		ret = -ENODEV;
+	for (r = 0; !ret && r < rounds; r++) {
+		atomic_set(&c.held, 0);
+		atomic_set(&c.waiting, 0);
+		INIT_WORK(&c.holder, contend_hold);
+		queue_work_on(cpus[0], system_highpri_wq, &c.holder);
+		for (i = 0; i < ARRAY_SIZE(c.waiter); i++) {
+			c.waiter[i].job = &c;
+			INIT_WORK(&c.waiter[i].work, contend_wait);
+			queue_work_on(cpus[i + 1], system_highpri_wq, &c.waiter[i].work);
+		}
+		flush_work(&c.holder);
+		for (i = 0; i < ARRAY_SIZE(c.waiter); i++)
+			flush_work(&c.waiter[i].work);
+		atomic64_inc(&count.contended);
+	}
+	cpus_read_unlock();
+	put_device(dev);
+	return ret;
+}
+
 static int cmd_reset(struct args *a)
 {
 	if (a->n)
@@ -842,7 +972,7 @@ static const struct {
 	{ "mixed", cmd_mixed },		{ "fill", cmd_fill },
 	{ "map", cmd_map },		{ "reset", cmd_reset },
 	{ "cycle", cmd_cycle },		{ "hold", cmd_hold },
-	{ "release", cmd_release },
+	{ "release", cmd_release },	{ "contend", cmd_contend },
 };
 
 static int run_command(char *line)
@@ -902,6 +1032,8 @@ static int status_show(struct seq_file *m, void *unused)
 	seq_printf(m, "unmaps %lld\n", atomic64_read(&count.unmaps));
 	seq_printf(m, "map_ns %lld\n", atomic64_read(&count.map_ns));
 	seq_printf(m, "unmap_ns %lld\n", atomic64_read(&count.unmap_ns));
+	seq_printf(m, "contended %lld\n", atomic64_read(&count.contended));
+	seq_printf(m, "contend_hold_ns %lld\n", atomic64_read(&count.contend_hold_ns));
 	seq_printf(m, "held_maps %lu\n", held_maps.n);
 	seq_printf(m, "cycle_map_median_ns %llu\n", cycle_map_median_ns);
 	seq_printf(m, "cycle_unmap_median_ns %llu\n", cycle_unmap_median_ns);
