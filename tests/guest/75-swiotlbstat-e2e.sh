@@ -238,6 +238,34 @@ test_vanilla() {
 		"$LAB_EDU_BDF: failed maps, largest failure, maps"
 }
 
+# tools/dmascope-report.py on a perf recording of a growth: 2 MiB held
+# in 8 maps of 256 KiB (128 slots each) through a 1 MiB pool, then given
+# back; the idle time is long, so the dynamic pools stay.
+test_report_growth() {
+	local before held R=$work/report.kv dev=$LAB_EDU_BDF
+	echo 60000 >"$P/pool_idle_ms"
+	before=$(cat "$D/io_tlb_npools")
+	perf record -q -m 512 -e 'swiotlb:*' -a -o "$work/grow.data" -- sh -c "
+		echo 'hold dev=$dev n=8 bytes=262144' >$IOVALOAD/control &&
+		cat $D/io_tlb_npools >$work/npools-held &&
+		echo release >$IOVALOAD/control" >/dev/null 2>"$work/grow.err" ||
+		fail swiotlbstat-e2e-report-growth "iovaload hold or release failed: $(head -c 200 "$work/grow.err")"
+	held=$(cat "$work/npools-held")
+	perf script -i "$work/grow.data" -s "$TOP_DIR/tools/dmascope-report.py" -- --kv \
+		>"$R" 2>"$work/grow.report.err"
+	sed -n 's/^swiotlb_//p; /^device_/p' "$R" | tr '\n' ' ' | sed 's/^/# /'
+	echo
+	expect_eq swiotlbstat-e2e-report-slots "8 1024 8 1024 0" \
+		"$(value swiotlb_slot_allocs "$R") $(value swiotlb_slots_allocated "$R") $(value swiotlb_slot_releases "$R") $(value swiotlb_slots_released "$R") $(value swiotlb_map_failures "$R")" \
+		"maps, slots taken, unmaps, slots given back, failures (8 maps of 128 slots)"
+	expect_eq swiotlbstat-e2e-report-bounced "8 2097152" \
+		"$(value "device_${dev}_bounced" "$R") $(value "device_${dev}_bounced_bytes" "$R")" \
+		"buffers and bytes bounced for $dev"
+	expect_eq swiotlbstat-e2e-report-pools "$((held - before)) 0 $(value swiotlb_pools_added_transient "$R")" \
+		"$(value swiotlb_pools_added_dynamic "$R") $(value swiotlb_pools_removed_dynamic "$R") $(value swiotlb_pools_removed_transient "$R")" \
+		"dynamic pools added (debugfs: $before pools, then $held), removed; transient pools removed (as many as added)"
+}
+
 # ---- both: the area lock wait ----
 
 test_area_lock() {
@@ -268,5 +296,6 @@ if [ "$KERNEL_VARIANT" = vanilla ]; then
 	test_vanilla
 else
 	test_patched
+	test_report_growth
 fi
 test_area_lock

@@ -138,3 +138,24 @@ if command -v promtool >/dev/null; then
 else
 	skip swiotlbstat-prometheus-valid "no promtool"
 fi
+
+# tools/dmascope-report.py on a recording of this machine, which has no
+# dmascope events: it says so; a bad option is one line and exit 1
+REPORT=tools/dmascope-report.py
+if perf record -q -o "$out/perf.data" -e sched:sched_switch -a -- sleep 0.2 >/dev/null 2>&1; then
+	perf script -i "$out/perf.data" -s "$REPORT" >"$out/report" 2>&1
+	expect_eq report-no-events "no iova:* or swiotlb:* events in the recording" \
+		"$(cat "$out/report")" "the report of a recording without the events"
+	perf script -i "$out/perf.data" -s "$REPORT" -- --bogus >"$out/report" 2>&1
+	rc=$?
+	expect_eq report-bad-option "1 dmascope-report: unknown option '--bogus' (expected --kv, --domain ADDR)" \
+		"$rc $(cat "$out/report")" "exit status and message"
+	perf script -i "$out/perf.data" -s "$REPORT" -- --kv --domain 0x1234 >"$out/report" 2>&1
+	rc=$?
+	expect_eq report-no-domain "1 dmascope-report: no iova:* event of domain 0x1234 in the recording" \
+		"$rc $(cat "$out/report")" "exit status and message for a domain not recorded"
+else
+	for t in report-no-events report-bad-option report-no-domain; do
+		skip "$t" "perf cannot record here"
+	done
+fi
