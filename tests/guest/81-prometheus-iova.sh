@@ -1,0 +1,40 @@
+#!/bin/bash
+# variants: default
+# timeout: 600
+# dashboards/iova.json against a real Prometheus (Debian's package): it
+# scrapes iovatop each second and evaluates dashboards/rules while
+# dma_map_benchmark maps through the edu device's IOMMU domain and
+# iovaload rotates IOVAs on its own; then every query of every panel
+# returns data.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/prometheus_lib.sh"
+
+PORT=9491
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+
+if ! command -v prometheus >/dev/null; then
+	for t in scrapes rules-loaded queries; do
+		fail "prometheus-iova-$t" "no prometheus in the lab (tests/lab/packages lists it)"
+	done
+	exit 0
+fi
+
+load_iovaload || { fail prometheus-iova-queries "cannot load iovaload"; exit 0; }
+iovaload create
+"$TOP_DIR/.output/iovatop" -q -p "127.0.0.1:$PORT" 1 >"$work/iovatop.out" 2>&1 &
+pids+=($!)
+prom_start "$work" iovatop "$PORT"
+pids+=("$PROM_PID")
+prom_check_setup prometheus-iova "$work"
+
+for _ in 1 2 3 4 5; do
+	iovaload rotate n=300 order=0
+	run_benchmark 2 2 >/dev/null
+done
+iovaload destroy
+sleep 3		# the last scrapes of the load
+
+prom_check_queries prometheus-iova-queries iova "$work"
