@@ -118,6 +118,13 @@ def on_iova(name, event_name, f):
         d.nodes = f["nodes"]
 
 
+def count_device_event(f, what, bytes_key):
+    """An event of a named device: counted for it and for all devices."""
+    for c in (devices[f["dev_name"]], swiotlb):
+        c[what] += 1
+        c[bytes_key] += f["size"]
+
+
 def on_swiotlb(name, event_name, f):
     if name == "swiotlb_slot_alloc":
         swiotlb["slot_allocs"] += 1
@@ -129,11 +136,7 @@ def on_swiotlb(name, event_name, f):
         swiotlb["slots_released"] += f["nslots"]
         pools[hex_addr(f["pool"])]["releases"] += 1
     elif name == "swiotlb_map_fail":
-        dev = devices[f["dev_name"]]
-        dev["map_failures"] += 1
-        dev["map_failure_bytes"] += f["size"]
-        swiotlb["map_failures"] += 1
-        swiotlb["map_failure_bytes"] += f["size"]
+        count_device_event(f, "map_failures", "map_failure_bytes")
     elif name in ("swiotlb_pool_add", "swiotlb_pool_remove"):
         kind = symbol(event_name, "kind", f["kind"])
         what = "added" if name.endswith("add") else "removed"
@@ -144,11 +147,7 @@ def on_swiotlb(name, event_name, f):
     elif name == "swiotlb_grow_fail":
         swiotlb["grow_failures"] += 1
     elif name == "swiotlb_bounced":
-        dev = devices[f["dev_name"]]
-        dev["bounced"] += 1
-        dev["bounced_bytes"] += f["size"]
-        swiotlb["bounced"] += 1
-        swiotlb["bounced_bytes"] += f["size"]
+        count_device_event(f, "bounced", "bounced_bytes")
 
 
 def trace_unhandled(event_name, context, fields, sample=None):

@@ -14,22 +14,12 @@
 . "$(dirname "$0")/prometheus_lib.sh"
 
 PORT=9492
+prom_require prometheus-scrapes prometheus-rules-loaded prometheus-swiotlb-queries prometheus-alert-map-failures || exit 0
 work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
-if ! command -v prometheus >/dev/null; then
-	for t in scrapes rules-loaded swiotlb-queries alert-map-failures; do
-		fail "prometheus-$t" "no prometheus in the lab (tests/lab/packages lists it)"
-	done
-	exit 0
-fi
+trap 'rm -rf "$work"' EXIT
 
 load_iovaload || { fail prometheus-alert-map-failures "cannot load iovaload"; exit 0; }
-"$TOP_DIR/.output/swiotlbstat" -q -p "127.0.0.1:$PORT" 1 >"$work/swiotlbstat.out" 2>&1 &
-pids+=($!)
-prom_start "$work" swiotlbstat "$PORT"
-pids+=("$PROM_PID")
+prom_watch "$work" swiotlbstat $PORT 1
 prom_check_setup prometheus "$work"
 
 fio --name=prom --filename="$LAB_NVME_DEV" --direct=1 --rw=randread --bs=64k \

@@ -11,23 +11,13 @@
 . "$(dirname "$0")/prometheus_lib.sh"
 
 PORT=9491
+prom_require prometheus-iova-scrapes prometheus-iova-rules-loaded prometheus-iova-queries || exit 0
 work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
-if ! command -v prometheus >/dev/null; then
-	for t in scrapes rules-loaded queries; do
-		fail "prometheus-iova-$t" "no prometheus in the lab (tests/lab/packages lists it)"
-	done
-	exit 0
-fi
+trap 'rm -rf "$work"' EXIT
 
 load_iovaload || { fail prometheus-iova-queries "cannot load iovaload"; exit 0; }
 iovaload create
-"$TOP_DIR/.output/iovatop" -q -p "127.0.0.1:$PORT" 1 >"$work/iovatop.out" 2>&1 &
-pids+=($!)
-prom_start "$work" iovatop "$PORT"
-pids+=("$PROM_PID")
+prom_watch "$work" iovatop $PORT 1
 prom_check_setup prometheus-iova "$work"
 
 for _ in 1 2 3 4 5; do

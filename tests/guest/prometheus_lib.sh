@@ -5,6 +5,26 @@
 PROM=127.0.0.1:9490
 QUERIES=$TOP_DIR/tests/guest/prometheus_queries.py
 
+# prom_require TEST...: without Debian's prometheus, each TEST fails
+prom_require() {
+	command -v prometheus >/dev/null && return 0
+	for t in "$@"; do
+		fail "$t" "no prometheus in the lab (tests/lab/packages lists it)"
+	done
+	return 1
+}
+
+# prom_watch WORKDIR TOOL PORT [ARGS...]: the tool exports on PORT and
+# Prometheus scrapes it; both end with the test (TOOL_PID, PROM_PID)
+prom_watch() {
+	local work=$1 tool=$2 port=$3
+	shift 3
+	"$TOP_DIR/.output/$tool" -q -p "127.0.0.1:$port" "$@" >"$work/$tool.out" 2>&1 &
+	TOOL_PID=$!
+	prom_start "$work" "$tool" "$port"
+	trap 'kill "$TOOL_PID" "$PROM_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+}
+
 # prom_start WORKDIR JOB PORT: scrape JOB at 127.0.0.1:PORT each second
 # and evaluate dashboards/rules; its pid is in PROM_PID.
 prom_start() {
