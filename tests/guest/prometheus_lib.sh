@@ -60,10 +60,11 @@ except ValueError:
 print(sum(x["health"] == "up" for x in t))' 2>/dev/null
 }
 
-# prom_check_setup PREFIX WORKDIR: the target is up and every rule loaded
+# prom_check_setup PREFIX WORKDIR: the target is up (a tool loading its BPF
+# programs in a busy lab can take a minute) and every rule loaded
 prom_check_setup() {
 	local prefix=$1 work=$2 rules want
-	expect_eq "$prefix-scrapes" 1 "$(wait_for 1 60 prom_targets_up)" \
+	expect_eq "$prefix-scrapes" 1 "$(wait_for 1 180 prom_targets_up)" \
 		"targets up: $(tail -n 1 "$work/prometheus.log" | head -c 200)"
 	rules=$(prom_api rules | python3 -c '
 import json, sys
