@@ -146,6 +146,13 @@ test_bad_settings() {
 	KERNEL_VARIANT=nosuch tests/lab/run true >"$out/log" 2>&1
 	check lab-bad-variant-error "KERNEL_VARIANT=nosuch: $(cat "$out/log")" \
 		grep -q "unknown KERNEL_VARIANT 'nosuch'" "$out/log"
+	# a stage name that make check does not know runs nothing, so it
+	# must not end in a count that looks like a pass
+	CHECK_ONLY="unit nosuch" tests/check >"$out/log" 2>&1
+	rc=$?
+	check check-bad-stage-error "CHECK_ONLY=nosuch: exit $rc, $(cat "$out/log")" \
+		eval '[ "$rc" != 0 ] && [ "$(wc -l <"$out/log")" = 1 ] &&
+			grep -q "no stage .nosuch." "$out/log"'
 }
 
 # A PATH that has every program of this machine but one.
