@@ -158,21 +158,30 @@ static void select_programs(struct dms_attached *a, bool *skip)
 	}
 }
 
-/* All programs of one hook, or none */
-static bool attach_hook(struct dms_attached *a, const struct dms_hook *h)
+static void detach_hook(struct dms_attached *a, int i)
 {
-	int first = a->nlinks, i;
+	int p;
 
-	for (i = 0; i < DMS_HOOK_MAX_PROGS && h->progs[i]; i++) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(a->obj, h->progs[i]);
-		struct bpf_link *link = prog ? bpf_program__attach(prog) : NULL;
+	for (p = 0; p < DMS_HOOK_MAX_PROGS; p++) {
+		bpf_link__destroy(a->links[i][p]);
+		a->links[i][p] = NULL;
+	}
+}
 
-		if (!link) {
-			while (a->nlinks > first)
-				bpf_link__destroy(a->links[--a->nlinks]);
+/* All programs of hook i, or none */
+static bool attach_hook(struct dms_attached *a, int i)
+{
+	const struct dms_hook *h = a->hooks[i];
+	int p;
+
+	for (p = 0; p < DMS_HOOK_MAX_PROGS && h->progs[p]; p++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(a->obj, h->progs[p]);
+
+		a->links[i][p] = prog ? bpf_program__attach(prog) : NULL;
+		if (!a->links[i][p]) {
+			detach_hook(a, i);
 			return false;
 		}
-		a->links[a->nlinks++] = link;
 	}
 	return true;
 }
@@ -244,7 +253,7 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 			a->attached[i] = true;
 			continue;
 		}
-		a->attached[i] = attach_hook(a, h);
+		a->attached[i] = attach_hook(a, i);
 		if (a->attached[i])
 			continue;
 		why = attach_error(errno);
@@ -297,14 +306,31 @@ void dms_ladder_run(const struct dms_ladder *l, struct dms_attached *a)
 
 void dms_ladder_detach(struct dms_attached *a)
 {
-	while (a->nlinks)
-		bpf_link__destroy(a->links[--a->nlinks]);
+	int i;
+
+	for (i = 0; i < a->nhooks; i++)
+		detach_hook(a, i);
+}
+
+void dms_hook_done(struct dms_attached *a, const char *prog)
+{
+	int i, p;
+
+	for (i = 0; i < a->nhooks; i++)
+		for (p = 0; p < DMS_HOOK_MAX_PROGS && a->hooks[i]->progs[p]; p++)
+			if (!strcmp(a->hooks[i]->progs[p], prog) && a->attached[i] && !a->done[i]) {
+				detach_hook(a, i);
+				a->done[i] = true;
+				dms_info("%s: done, detached", a->hooks[i]->name);
+			}
 }
 
 static const char *hook_state(const struct dms_attached *a, int i)
 {
 	bool stand_in = i + 1 < a->nhooks && (a->hooks[i + 1]->flags & DMS_HOOK_INSTEAD);
 
+	if (a->done[i])
+		return " (done: detached)";
 	if (a->attached[i])
 		return "";
 	if (stand_in && a->attached[i + 1])

@@ -59,9 +59,9 @@ struct dms_attached {
 	struct bpf_object *obj;
 	const struct dms_hook *hooks[DMS_MAX_HOOKS];	/* the mode's, then the common */
 	bool attached[DMS_MAX_HOOKS];
+	bool done[DMS_MAX_HOOKS];			/* detached by dms_hook_done() */
 	int nhooks;
-	struct bpf_link *links[DMS_MAX_HOOKS * DMS_HOOK_MAX_PROGS];
-	int nlinks;
+	struct bpf_link *links[DMS_MAX_HOOKS][DMS_HOOK_MAX_PROGS];
 };
 
 struct dms_ladder {
@@ -85,6 +85,11 @@ struct dms_ladder {
  */
 void dms_ladder_run(const struct dms_ladder *l, struct dms_attached *a);
 void dms_ladder_detach(struct dms_attached *a);
+/*
+ * Detach the hook that runs this program: it has found what it looks for
+ * once (an address, say) and would only cost time from now on.
+ */
+void dms_hook_done(struct dms_attached *a, const char *prog);
 /* The mode table and what is attached, as --hooks and -v show it */
 void dms_ladder_print(FILE *f, const struct dms_attached *a);
 
