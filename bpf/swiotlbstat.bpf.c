@@ -8,9 +8,10 @@
  *   tp_*      the swiotlb:* trace events of the dmascope kernel patches
  *   fentry_*  fentry on the unmap function (any kernel with BTF)
  * plus, in both: fentry/fexit on swiotlb_tbl_map_single() (latency,
- * bytes by direction, and in the fentry mode the maps and failures), the
- * upstream swiotlb_bounced event, and "snapshot", a syscall program run
- * at each interval that reads io_tlb_default_mem's pools and areas.
+ * bounced bytes, bytes by direction, and in the fentry mode the maps and
+ * failures) and "snapshot", a syscall program run at each interval that
+ * reads io_tlb_default_mem's pools and areas.  Bounced mode, for kernels
+ * that refuse fentry, has only the upstream swiotlb_bounced event.
  */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
@@ -325,23 +326,29 @@ int BPF_PROG(tp_grow_fail, struct io_tlb_mem *mem)
 	return 0;
 }
 
-/* Upstream's event, in every kernel: one per bounce buffer mapped */
+/* A map that bounces, whether it then finds room or not */
+static void count_bounced(struct swiotlb_counters *c, struct device_counters *d, u64 size)
+{
+	c->bounced++;
+	c->bounced_bytes += size;
+	if (!d)
+		return;
+	d->bounced_bytes += size;
+	if (size > d->largest)
+		d->largest = size;
+}
+
+/*
+ * Upstream's event, in every kernel: one per bounce buffer mapped.  Only
+ * bounced mode needs it; the others see the same maps end in fexit.
+ */
 SEC("tp_btf/swiotlb_bounced")
 int BPF_PROG(tp_bounced, struct device *dev, u64 dev_addr, u64 size)
 {
 	struct swiotlb_counters *c = global();
-	struct device_counters *d = device(dev);
 
-	if (c) {
-		c->bounced++;
-		c->bounced_bytes += size;
-	}
-	if (!d)
-		return 0;
-	d->bounced_bytes += size;
-	/* the bounced size is the mapping's: known without fexit too */
-	if (size > d->largest)
-		d->largest = size;
+	if (c)
+		count_bounced(c, device(dev), size);
 	return 0;
 }
 
@@ -423,6 +430,8 @@ static __always_inline void map_ended(void *ctx, struct device *dev, u64 size, u
 	if (!c)
 		return;
 	count_latency(c);
+	d = device(dev);
+	count_bounced(c, d, size);
 	bpf_get_func_ret(ctx, &ret);
 	if (ret == DMA_MAPPING_ERROR) {
 		if (count_maps)
@@ -432,13 +441,10 @@ static __always_inline void map_ended(void *ctx, struct device *dev, u64 size, u
 	if (count_maps)
 		count_map(dev, size);
 	c->map_bytes += size;
-	d = device(dev);
-	if (!d)
-		return;
-	if (dir < DIRS)
+	/* in a register: the 6.1 verifier loses the bound of a reload */
+	barrier_var(dir);
+	if (d && dir < DIRS)
 		d->bytes[dir] += size;
-	if (size > d->largest)
-		d->largest = size;
 }
 
 SEC("fentry/swiotlb_tbl_map_single")

@@ -158,7 +158,7 @@ static const struct dms_hook fentry_hooks[] = {
 /* fexit before fentry: a map seen starting is seen ending */
 static const struct dms_hook map_hooks[] = {
 	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },
-	  "map latency, bytes by direction, largest mapping; fentry mode: maps, failures" },
+	  "map latency, bounced bytes, bytes by direction, largest mapping; fentry mode: maps, failures" },
 	{ "fentry+fexit/swiotlb_map", { "fexit_swiotlb_map", "fentry_swiotlb_map" },
 	  "the same for dma-direct's maps, where the one above takes too many arguments (6.1)",
 	  DMS_HOOK_INSTEAD },
@@ -168,8 +168,13 @@ static const struct dms_hook map_hooks[] = {
 	{}
 };
 
-static const struct dms_hook base_hooks[] = {
+/* Where no fexit sees maps end */
+static const struct dms_hook bounced_hooks[] = {
 	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, per device" },
+	{}
+};
+
+static const struct dms_hook base_hooks[] = {
 	{ "tp_btf/block_bio_queue", { "tp_bio_queue" },
 	  "finds io_tlb_default_mem through a block device when kallsyms does not list it",
 	  DMS_HOOK_OPTIONAL },
@@ -217,7 +222,7 @@ static const struct dms_mode modes[] = {
 	{ "fentry", "the map and unmap functions; no swiotlb:* events in this kernel",
 	  { fentry_hooks, map_hooks, base_hooks }, fentry_blind, no_functions },
 	{ "bounced", "upstream's swiotlb_bounced event only; no fentry/fexit",
-	  { base_hooks }, bounced_blind },
+	  { bounced_hooks, base_hooks }, bounced_blind },
 	{}
 };
 
@@ -309,6 +314,11 @@ static void run_snapshot(void)
 	dms_run_prog(s.skel->progs.snapshot);
 	s.st = s.skel->bss->state;
 	forget_stale_locks();
+	/* the hooks that look for io_tlb_default_mem: every block I/O runs one */
+	if (s.st.mem) {
+		dms_hook_done(&dms_run.bpf, "fentry_dev_attr_show");
+		dms_hook_done(&dms_run.bpf, "tp_bio_queue");
+	}
 }
 
 /*
@@ -359,8 +369,8 @@ static void hooks_note(FILE *f)
 {
 	find_mem();
 	if (s.st.mem)
-		fprintf(f, "io_tlb_default_mem: found through %s (%s layout)\n", found_how(),
-			s.st.layout == LAYOUT_SINGLE ? "6.1 single pool" : "pool list");
+		fprintf(f, "io_tlb_default_mem: found through %s (%s layout); the hooks that look for it are detached\n",
+			found_how(), s.st.layout == LAYOUT_SINGLE ? "6.1 single pool" : "pool list");
 	else
 		fprintf(f, "io_tlb_default_mem: not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'\n");
 	if (s.st.mem && !s.st.has_hiwater)
