@@ -266,6 +266,12 @@ static bool have_maps(void)
 	return dms_mode_is("tracepoint") || have_map_exit();
 }
 
+/* fexit sees every map end; bounced mode has the swiotlb_bounced event */
+static bool have_bounced(void)
+{
+	return dms_prog_attached("tp_bounced") || have_map_exit();
+}
+
 static bool have_unmaps(void)
 {
 	return dms_mode_is("tracepoint") || dms_prog_attached("fentry_unmap") || dms_prog_attached("fentry_unmap_pool");
@@ -623,7 +629,7 @@ static void table_line(struct dms_buf *b)
 	field(b, 5, mem && s.st.nslabs, "%.1f", 100.0 * s.st.used / (s.st.nslabs ? s.st.nslabs : 1));
 	field(b, 9, have_maps(), "%.0f", dms_rate(s.delta.maps));
 	field(b, 9, have_unmaps(), "%.0f", dms_rate(s.delta.unmaps));
-	field(b, 9, dms_prog_attached("tp_bounced"), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
+	field(b, 9, have_bounced(), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
 	field(b, 6, have_maps(), "%.0f", s.delta.map_failures);
 	field(b, 5, grow, "%.0f", s.delta.pools_added[KIND_DYNAMIC] +
 	      s.delta.pools_added[KIND_TRANSIENT]);

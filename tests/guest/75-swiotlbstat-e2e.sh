@@ -80,6 +80,11 @@ test_hooks() {
 	expect_eq swiotlbstat-e2e-mode "mode: $want_mode" "$(grep -o '^mode: [a-z]*' "$work/hooks")" "--hooks"
 	check swiotlbstat-e2e-found-mem "$(grep '^io_tlb_default_mem' "$work/hooks")" \
 		grep -q "^io_tlb_default_mem: found through .*($want_layout layout)" "$work/hooks"
+	# the line view: maps, unmaps and bounced bytes are numbers, not '-'
+	# (once bounced bytes came only from an event this mode no longer uses)
+	"$TOOL" -b 0.5 1 >"$work/line" 2>&1
+	check swiotlbstat-e2e-line-counts "$(tail -n 2 "$work/line" | tr '\n' '|')" \
+		awk 'END { exit !($7 ~ /^[0-9]/ && $8 ~ /^[0-9]/ && $10 ~ /^[0-9]/) }' "$work/line"
 }
 
 # The lines of the quiet window against debugfs at both of its ends

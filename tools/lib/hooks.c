@@ -158,11 +158,12 @@ static void select_programs(struct dms_attached *a, bool *skip)
 	}
 }
 
+/* In the reverse order of attach_hook() */
 static void detach_hook(struct dms_attached *a, int i)
 {
 	int p;
 
-	for (p = 0; p < DMS_HOOK_MAX_PROGS; p++) {
+	for (p = DMS_HOOK_MAX_PROGS - 1; p >= 0; p--) {
 		bpf_link__destroy(a->links[i][p]);
 		a->links[i][p] = NULL;
 	}
@@ -308,7 +309,7 @@ void dms_ladder_detach(struct dms_attached *a)
 {
 	int i;
 
-	for (i = 0; i < a->nhooks; i++)
+	for (i = a->nhooks - 1; i >= 0; i--)
 		detach_hook(a, i);
 }
 
