@@ -5,6 +5,10 @@
 #   make check      unit tests and every lab test; ends with "N passed, ..."
 #   make bench      benchmarks: results and graphs under docs/bench/
 #                   [BENCH_ROUNDS=2] [BENCH_PARTS="iova swiotlb"] [BENCH_QUICK=1]
+#   make bench-compare REV=<commit> [BENCH_ROUNDS=3]
+#                   the IOVA benchmark on REV and on the working tree side
+#                   by side: ratios, noise bands, verdict; both go into
+#                   docs/bench/history.csv (graph: history.png)
 #   make deps       install the Debian packages (root)
 #   make kernel     build the lab kernel [KERNEL_VARIANT=default|debug|vanilla]
 #                   or fetch a Debian image [KERNEL_VARIANT=debian-6.1|debian-backports]
@@ -22,9 +26,9 @@ override CMD := $(value CMD)
 endif
 export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
-export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS
+export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS REV
 
-.PHONY: all test-progs deps kernel module lab check demo bench fresh-check clean
+.PHONY: all test-progs deps kernel module lab check demo bench bench-compare fresh-check clean
 
 OUTPUT := .output
 TOOLS := iovatop swiotlbstat
@@ -100,6 +104,9 @@ demo: deps
 
 bench: deps
 	@tests/bench/run
+
+bench-compare: deps
+	@tests/bench/compare
 
 fresh-check: deps
 	@tests/fresh/run

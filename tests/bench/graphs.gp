@@ -19,13 +19,3 @@ set yrange [0.8:1.2]
 unset key
 plot "latency.dat" using 2:xtic(1) notitle, 1 with lines lc rgb "gray" notitle
 
-set output "history.png"
-set style data linespoints
-set title "Ratios over make bench runs"
-set datafile separator ","
-set key top left
-set xlabel "run"
-set yrange [0.8:1.3]
-plot "history.csv" using 0:4 title "patched/vanilla latency", \
-     "" using 0:5 title "iovatop overhead (counters)", \
-     "" using 0:6 title "iovatop overhead (fentry)"

@@ -1,51 +1,20 @@
 #!/usr/bin/env python3
 """Turn the per-boot bench JSON files into results.json, README.md, the
-data files of the graphs, and a line of history.csv.
+data files of the graphs, and the run's ratios in history.csv (history.py
+redraws history.png).
 
   summarize.py RAW_DIR DOCS_DIR QUICK
 """
-import datetime
-import glob
 import json
 import os
-import statistics
-import subprocess
 import sys
 
 
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-def load(raw):
-    runs = {"vanilla": [], "default": []}
-    for path in sorted(glob.glob(os.path.join(raw, "bench-*.json"))):
-        with open(path) as f:
-            r = json.load(f)
-        runs[r["kernel"]].append(r)
-    return runs
-
-
-def latency(runs, kind):
-    """Median map+unmap latency (us) over all runs of a kernel."""
-    return median([m + u for r in runs for m, u in r["latency_us"][kind]])
-
-
-def paired_overhead(runs, field, total):
-    """Median over runs of (with iovatop) / (without), each pair measured
-    back to back, so that drift of the machine cancels."""
-    ratios = []
-    for r in runs:
-        for plain, with_tool in zip(r[field]["plain"], r[field]["iovatop"]):
-            a, b = total(plain), total(with_tool)
-            if a > 0:
-                ratios.append(b / a)
-    return median(ratios)
-
-
-def hot(runs, kind):
-    """Median ns per alloc+free pair on the cache fast path."""
-    return median([x for r in runs for x in r["hot_path_ns"][kind]])
+# the measures history.py keeps over time, computed the same way here
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from history import hot, latency, load_runs as load, measure, median, now  # noqa: E402
+from history import draw as draw_history, overhead as paired_overhead  # noqa: E402
+from history import record as record_history, tree_name  # noqa: E402
 
 
 def per_round(v, p, value):
@@ -179,9 +148,8 @@ def main():
     if not runs["vanilla"] or not runs["default"]:
         sys.exit("summarize: missing runs of one kernel")
     s = summarize(runs)
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    when = now()
+    commit = tree_name()
     with open(os.path.join(docs, "results.json"), "w") as f:
         json.dump({"date": when, "commit": commit, "quick": quick, "summary": s,
                    "runs": runs}, f, indent=1)
@@ -200,18 +168,10 @@ def main():
         f.write('"fast path patched/vanilla" %.4f\n' % q["patched_over_vanilla_hot_path"])
         f.write('"iovatop (counters)" %.4f\n' % q["iovatop_overhead_patched"])
         f.write('"iovatop (fentry)" %.4f\n' % q["iovatop_overhead_vanilla"])
-    history = os.path.join(docs, "history.csv")
-    new = not os.path.exists(history)
-    with open(history, "a") as f:
-        if new:
-            f.write("date,commit,quick,patched_over_vanilla,iovatop_patched,iovatop_vanilla,"
-                    "free_path_tree_frees_vanilla,free_path_tree_frees_patched\n")
-        f.write("%s,%s,%d,%.4f,%.4f,%.4f,%d,%d\n" % (
-            when, commit, quick, q["patched_over_vanilla_latency"],
-            q["iovatop_overhead_patched"], q["iovatop_overhead_vanilla"],
-            s["rotation"]["free_path_tree_frees"]["vanilla"],
-            s["rotation"]["free_path_tree_frees"]["patched"]))
-
+    record_history(os.path.join(docs, "history.csv"), commit, "bench", quick,
+                   measure(runs["vanilla"], runs["default"]), when)
+    for line in draw_history(docs):
+        print("history: " + line)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""The benchmark's history: each ratio of a make bench (or bench-compare)
+run with its noise band, kept in docs/bench/history.csv, drawn over
+commits in history.png, and the side-by-side verdict of bench-compare.
+
+A ratio's noise band is the range of the values the rounds give on their
+own (each round boots both kernels once, back to back): two boots of the
+same kernels disagree by that much, so a change inside it is no change.
+
+  history.py draw DOCS_DIR
+  history.py compare RAW_DIR DOCS_DIR REV_NAME TREE_NAME QUICK
+      RAW_DIR/vanilla, RAW_DIR/rev and RAW_DIR/tree hold the bench-*.json
+      files of each side; prints the comparison and records both sides
+"""
+import csv
+import datetime
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+# The ratios kept over time: name, what it is, and how one set of runs
+# (one round, or all of them) gives it.
+METRICS = (
+    ("latency", "patched/vanilla, map+unmap latency"),
+    ("hot_path", "patched/vanilla, cache fast path"),
+    ("iovatop_counters", "iovatop attached/not, patched (counters)"),
+    ("iovatop_fentry", "iovatop attached/not, vanilla (fentry)"),
+)
+FIELDS = ("date", "commit", "source", "quick", "metric", "value", "lo", "hi")
+# how many earlier points make the band a new point is held to
+PREVIOUS = 3
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def load_runs(raw):
+    """bench-*.json of one directory, by kernel variant."""
+    runs = {"vanilla": [], "default": []}
+    for path in sorted(glob.glob(os.path.join(raw, "bench-*.json"))):
+        with open(path) as f:
+            r = json.load(f)
+        runs.setdefault(r["kernel"], []).append(r)
+    return runs
+
+
+def latency(runs, kind="plain"):
+    """Median map+unmap latency (us) over the runs."""
+    return median([m + u for r in runs for m, u in r["latency_us"][kind]])
+
+
+def hot(runs, kind="plain"):
+    """Median ns per alloc+free pair on the cache fast path."""
+    return median([x for r in runs for x in r["hot_path_ns"][kind]])
+
+
+def overhead(runs, field, total):
+    """Median of (with iovatop) / (without) over pairs measured back to
+    back, so that drift of the machine cancels."""
+    ratios = [total(w) / total(p) for r in runs
+              for p, w in zip(r[field]["plain"], r[field]["iovatop"]) if total(p) > 0]
+    return median(ratios)
+
+
+def metric(name, vanilla, patched):
+    """One metric from the runs of the vanilla and the patched kernel."""
+    if name == "latency":
+        return latency(patched) / latency(vanilla)
+    if name == "hot_path":
+        return hot(patched) / hot(vanilla)
+    if name == "iovatop_counters":
+        return overhead(patched, "latency_us", sum)
+    if name == "iovatop_fentry":
+        return overhead(vanilla, "latency_us", sum)
+    raise ValueError("no metric " + name)
+
+
+def by_round(runs):
+    return {r["round"]: r for r in runs}
+
+
+def with_band(name, vanilla, patched):
+    """(value over all rounds, lowest and highest value of one round)."""
+    v, p = by_round(vanilla), by_round(patched)
+    rounds = [metric(name, [v[r]], [p[r]]) for r in sorted(v) if r in p]
+    rounds = [x for x in rounds if x == x]
+    value = metric(name, vanilla, patched)
+    if not rounds:
+        return value, value, value
+    return value, min(rounds), max(rounds)
+
+
+def measure(vanilla, patched):
+    """Every metric with its band: {name: (value, lo, hi)}."""
+    return {name: with_band(name, vanilla, patched) for name, _ in METRICS}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def record(path, commit, source, quick, metrics, when=None):
+    """Append one run's metrics to the history file."""
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(FIELDS)
+        for name, (value, lo, hi) in metrics.items():
+            w.writerow([when or now(), commit, source, int(bool(quick)), name,
+                        "%.4f" % value, "%.4f" % lo, "%.4f" % hi])
+
+
+def read(path):
+    """The history's runs in the order recorded: [{date, commit, source,
+    quick, metrics: {name: (value, lo, hi)}}]."""
+    runs = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if list(row) != list(FIELDS):
+                raise ValueError("%s: not a history file (columns %s)" % (path, ",".join(row)))
+            key = (row["date"], row["commit"], row["source"])
+            if not runs or runs[-1]["key"] != key:
+                runs.append({"key": key, "date": row["date"], "commit": row["commit"],
+                             "source": row["source"], "quick": row["quick"] == "1",
+                             "metrics": {}})
+            runs[-1]["metrics"][row["metric"]] = tuple(
+                float(row[k]) for k in ("value", "lo", "hi"))
+    return runs
+
+
+def tree_name(top="."):
+    """HEAD's short hash, with a + when tracked files differ from it."""
+    git = ["git", "-C", top]
+    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    if not head:
+        return "unknown"
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+" if dirty else "")
+
+
+def commit_order(top="."):
+    """Position of each commit of HEAD's history, oldest first, by short
+    and full hash."""
+    out = subprocess.run(["git", "-C", top, "rev-list", "--reverse", "HEAD"],
+                         capture_output=True, text=True).stdout.split()
+    return {c: i for i, c in enumerate(out)}
+
+
+def position(commit, order):
+    base = commit.rstrip("+")
+    for full, i in order.items():
+        if base and full.startswith(base):
+            # a dirty tree comes after its commit
+            return i + (0.5 if commit.endswith("+") else 0)
+    return len(order)
+
+
+def sort_runs(runs, order):
+    """Over commits: in the order of HEAD's history, a commit's runs in the
+    order recorded; commits HEAD does not have last."""
+    indexed = list(enumerate(runs))
+    indexed.sort(key=lambda ir: (position(ir[1]["commit"], order), ir[0]))
+    return [r for _, r in indexed]
+
+
+def leaves_band(points, i):
+    """Whether point i's band (the range of its rounds) misses the band the
+    PREVIOUS points before it span together (lowest lo to highest hi): a
+    change larger than the noise on both sides."""
+    before = points[max(0, i - PREVIOUS):i]
+    if not before:
+        return False
+    envelope = (None, min(p[1] for p in before), max(p[2] for p in before))
+    return not overlap(points[i], envelope)
+
+
+def draw(docs, top="."):
+    """history-<metric>.dat for every metric and history.png; returns the
+    points that leave the band of the ones before, as text lines."""
+    path = os.path.join(docs, "history.csv")
+    runs = [r for r in sort_runs(read(path), commit_order(top)) if not r["quick"]]
+    marks = []
+    most = 1
+    for name, title in METRICS:
+        points = [r["metrics"][name] for r in runs if name in r["metrics"]]
+        labels = [r["commit"] for r in runs if name in r["metrics"]]
+        most = max(most, len(points))
+        with open(os.path.join(docs, "history-%s.dat" % name), "w") as f:
+            f.write("# x commit value lo hi left_band\n")
+            for i, (p, label) in enumerate(zip(points, labels)):
+                out = leaves_band(points, i)
+                f.write('%d "%s" %.4f %.4f %.4f %d\n' % (i, label, p[0], p[1], p[2], out))
+                if out:
+                    marks.append("%s: %s %.3f, its rounds outside the band of the %d points before" %
+                                 (label, title, p[0], min(i, PREVIOUS)))
+    gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "history.gp")
+    subprocess.run(["gnuplot", "-e", "n=%d" % most, gp], cwd=docs, check=True)
+    return marks
+
+
+def side_by_side(rev, tree, name):
+    """The tree's value over the commit's for one thing both measured, per
+    round and over all rounds: (value, lo, hi)."""
+    get = {"latency": latency, "hot_path": hot}[name]
+    r, t = by_round(rev), by_round(tree)
+    rounds = [get([t[k]]) / get([r[k]]) for k in sorted(r) if k in t]
+    return get(tree) / get(rev), min(rounds), max(rounds)
+
+
+def overlap(a, b):
+    return a[1] <= b[2] and b[1] <= a[2]
+
+
+def compare(raw, docs, rev_name, tree_name, quick, top="."):
+    """Both sides measured against the same vanilla boots; prints the
+    table and records both in the history."""
+    vanilla = load_runs(os.path.join(raw, "vanilla"))["vanilla"]
+    rev = load_runs(os.path.join(raw, "rev"))["default"]
+    tree = load_runs(os.path.join(raw, "tree"))["default"]
+    if not vanilla or not rev or not tree:
+        sys.exit("bench-compare: a side has no runs (vanilla %d, %s %d, %s %d)" %
+                 (len(vanilla), rev_name, len(rev), tree_name, len(tree)))
+    a, b = measure(vanilla, rev), measure(vanilla, tree)
+    lines = ["%-44s %22s %22s  %s" % ("ratio (band of the rounds)", rev_name, tree_name,
+                                      "verdict")]
+    for name, title in METRICS:
+        verdict = "same within the noise" if overlap(a[name], b[name]) else \
+            ("higher" if b[name][0] > a[name][0] else "lower") + ", beyond the noise"
+        lines.append("%-44s %22s %22s  %s" % (title, band_text(a[name]), band_text(b[name]),
+                                              verdict))
+    for name, title in (("latency", "map+unmap latency"), ("hot_path", "cache fast path")):
+        v = side_by_side(rev, tree, name)
+        lines.append("%s / %s, %s: %s" % (tree_name, rev_name, title, band_text(v)))
+    when = now()
+    path = os.path.join(docs, "history.csv")
+    record(path, rev_name, "bench-compare", quick, a, when)
+    record(path, tree_name, "bench-compare", quick, b, when)
+    return lines
+
+
+def band_text(v):
+    return "%.3f [%.3f-%.3f]" % v
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "draw":
+        for line in draw(argv[2]):
+            print("history: " + line)
+        return 0
+    if len(argv) == 7 and argv[1] == "compare":
+        for line in compare(argv[2], argv[3], argv[4], argv[5], argv[6] == "1"):
+            print(line)
+        for line in draw(argv[3]):
+            print("history: " + line)
+        return 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
