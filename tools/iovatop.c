@@ -626,6 +626,17 @@ static uint64_t cpu_cached(const struct domain *d, int cpu)
 	return n;
 }
 
+static uint64_t cpu_cached_bytes(const struct domain *d, int cpu)
+{
+	uint64_t bytes = 0;
+	int o;
+
+	for (o = 0; o < IOVATOP_CACHED_ORDERS; o++)
+		bytes += (d->cache.loaded[o][cpu] + d->cache.prev[o][cpu]) *
+			 (1ULL << o) * d->cache.granule;
+	return bytes;
+}
+
 static uint64_t class_cached(const struct domain *d, int order)
 {
 	uint64_t n = d->cache.depot[order] * IOVATOP_MAG_SIZE;
@@ -1196,6 +1207,11 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 		  offsetof(struct iova_counters, tree_free) },
 		{ PROM("tree_walk_nodes_total"), "rbtree nodes visited by allocations (tracepoint mode)",
 		  offsetof(struct iova_counters, walk_sum) },
+		{ PROM("tree_insert_depth_total"),
+		  "Sum of the depths at which allocations inserted their rbtree node; over tree_inserts_measured_total, the mean depth",
+		  offsetof(struct iova_counters, depth_sum) },
+		{ PROM("tree_inserts_measured_total"), "rbtree inserts whose depth was measured",
+		  offsetof(struct iova_counters, depth_count) },
 	};
 	struct iova_counters all;
 	size_t f;
@@ -1208,10 +1224,20 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 			prom_domain(p, list[i], *(const __u64 *)((const char *)&all + families[f].offset));
 		}
 	}
+	dms_prom_family(p, PROM("tree_depth_max"), "gauge", "Deepest rbtree insert since the tool started");
+	for (i = 0; i < n; i++) {
+		domain_totals(list[i], &all);
+		prom_domain(p, list[i], all.depth_max);
+	}
 	dms_prom_family(p, PROM("magazine_release_seconds_total"), "counter", "Time spent emptying magazines into the rbtree");
 	for (i = 0; i < n; i++) {
 		domain_totals(list[i], &all);
 		prom_domain_seconds(p, list[i], all.release_ns);
+	}
+	dms_prom_family(p, PROM("released_magazines_total"), "counter", "Magazines emptied into the rbtree, by reason");
+	for (i = 0; i < n; i++) {
+		domain_totals(list[i], &all);
+		prom_results(p, list[i], -1, "reason", reason_names, all.release, RECLAIM_REASONS);
 	}
 	dms_prom_family(p, PROM("released_iovas_total"), "counter", "IOVAs returned from caches to the rbtree, by reason");
 	for (i = 0; i < n; i++) {
@@ -1294,6 +1320,13 @@ static void metrics_caches(struct dms_prom *p, struct domain **list, int n)
 			domain_labels(&l, list[i]);
 			dms_label_u64(&l, "cpu", cpu);
 			dms_prom_u64(p, &l, cpu_cached(list[i], cpu));
+		}
+	dms_prom_family(p, PROM("cpu_cached_bytes"), "gauge", "IOVA space held by one CPU's cache, all size classes");
+	for (i = 0; i < n; i++)
+		for (cpu = 0; list[i]->cache_valid && cpu < st.ncpus_read; cpu++) {
+			domain_labels(&l, list[i]);
+			dms_label_u64(&l, "cpu", cpu);
+			dms_prom_u64(p, &l, cpu_cached_bytes(list[i], cpu));
 		}
 }
 

@@ -160,6 +160,51 @@ test_startup_time() {
 	expect_range iovatop-startup-under-5s 0 5000 "$ms" "start-up (ms)"
 }
 
+# The families that say the same thing two ways must agree in one scrape,
+# for every domain: the bytes the CPUs' caches hold, per CPU, with the
+# IOVAs they hold per size class (2^order granules each); the rbtree
+# inserts measured with the rbtree allocations (each one is measured); the
+# deepest insert with the mean depth.
+check_prometheus_consistent() {
+	local why
+	why=$(/usr/bin/python3 - "$1" "$(getconf PAGESIZE)" <<'PY'
+import collections, re, sys
+path, granule = sys.argv[1], int(sys.argv[2])
+series = collections.defaultdict(dict)
+for line in open(path):
+    m = re.match(r'^dmascope_iova_(\w+)\{([^}]*)\} (\S+)$', line)
+    if m:
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        series[m.group(1)][tuple(sorted(labels.items()))] = float(m.group(3))
+def per_domain(name, pick=lambda l: True, weight=lambda l: 1):
+    out = collections.Counter()
+    for key, v in series[name].items():
+        l = dict(key)
+        if pick(l):
+            out[l["domain"]] += v * weight(l)
+    return out
+cpu_bytes = per_domain("cpu_cached_bytes")
+class_bytes = per_domain("cached_iovas", lambda l: l["where"] == "cpus",
+                         lambda l: granule << int(l["order"]))
+allocs, measured = per_domain("tree_allocs_total"), per_domain("tree_inserts_measured_total")
+depth, deepest = per_domain("tree_insert_depth_total"), per_domain("tree_depth_max")
+bad = []
+if not cpu_bytes or not allocs:
+    bad.append("no cpu_cached_bytes or tree_allocs_total series")
+for d in sorted(set(cpu_bytes) | set(class_bytes)):
+    if cpu_bytes[d] != class_bytes[d]:
+        bad.append("%s: cpu_cached_bytes %d, cached_iovas by order %d" % (d, cpu_bytes[d], class_bytes[d]))
+for d in sorted(allocs):
+    if measured[d] != allocs[d]:
+        bad.append("%s: %d inserts measured of %d tree allocs" % (d, measured[d], allocs[d]))
+    if measured[d] and not depth[d] / measured[d] <= deepest[d]:
+        bad.append("%s: mean depth %.2f, deepest %d" % (d, depth[d] / measured[d], deepest[d]))
+print("; ".join(bad) or "ok")
+PY
+)
+	check iovatop-prometheus-consistent "${why:-the check did not run}" [ "$why" = ok ]
+}
+
 test_prometheus() {
 	local pid
 	"$IOVATOP" -q -p 127.0.0.1:9464 -t "$work/iova.prom" 0.5 >"$work/prom.out" 2>&1 &
@@ -187,6 +232,7 @@ test_prometheus() {
 		grep -qE '^dmascope_iova_hook_attached\{hook="syscall/snapshot.*"\} 1$' "$work/metrics"
 	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
 		grep -qE "^dmascope_iova_allocs_total\{domain=\"group[0-9]+\",device=\"$LAB_EDU_BDF\",order=\"0\",result=\"(loaded|hit)\"\} [1-9]" "$work/metrics"
+	check_prometheus_consistent "$work/metrics"
 	check iovatop-prometheus-promtool "$(promtool check metrics <"$work/metrics" 2>&1 | head -n 3)" \
 		eval 'promtool check metrics <"$work/metrics" >/dev/null 2>&1'
 	check iovatop-textfile-promtool "$(promtool check metrics <"$work/iova.prom.seen" 2>&1 | head -n 3)" \
