@@ -126,8 +126,12 @@ static void parse_opt(int key, const char *arg)
 	int i;
 
 	switch (key) {
-	case 'c': opt.view = VIEW_CLASSES; break;
-	case 'C': opt.view = VIEW_CPUS; break;
+	case 'c':
+	case 'C':
+		if (opt.view != VIEW_DOMAINS)
+			dms_fail(EXIT_USAGE, "--classes and --cpus cannot be combined");
+		opt.view = key == 'c' ? VIEW_CLASSES : VIEW_CPUS;
+		break;
 	case 'd': opt.match = arg; break;
 	case 's':
 		for (i = 0; sort_names[i] && strcmp(arg, sort_names[i]); i++)
@@ -247,10 +251,11 @@ static const struct dms_mode modes[] = {
 
 /* ---- machines iovatop cannot serve ---- */
 
-static void check_machine(void)
+static const char *unserved(void)
 {
 	if (!dms_iommu_dma_groups())
-		dms_fail(EXIT_RUNTIME, "no IOMMU DMA domain on this machine (no IOMMU, or it is off or in passthrough): no IOVA allocator to show");
+		return "no IOMMU DMA domain on this machine (no IOMMU, or it is off or in passthrough): no IOVA allocator to show";
+	return NULL;
 }
 
 /* ---- the BPF object ---- */
@@ -402,12 +407,10 @@ static void add_counters(struct iova_counters *sum, const struct iova_counters *
 static void sub_counters(struct iova_counters *out, const struct iova_counters *now,
 			 const struct iova_counters *before)
 {
-	const __u64 *a = (const __u64 *)now, *b = (const __u64 *)before;
-	__u64 *o = (__u64 *)out;
-	size_t i;
+	const uint64_t *a = (const uint64_t *)now, *b = (const uint64_t *)before;
+	uint64_t *o = (uint64_t *)out;
 
-	for (i = 0; i < sizeof(*now) / sizeof(__u64); i++)
-		o[i] = a[i] - b[i];
+	dms_sub_u64s(o, a, b, sizeof(*now) / sizeof(__u64));
 	/* a cumulative maximum says nothing about this interval if unchanged */
 	out->walk_max = now->walk_max > before->walk_max ? now->walk_max : 0;
 	out->depth_max = now->depth_max > before->depth_max ? now->depth_max : 0;
@@ -767,6 +770,8 @@ static void forget_destroyed(void)
 			forget_domain(&st.domains[i]);
 }
 
+static void warn_unmatched(void);
+
 static void collect(void)
 {
 	int i, o, k;
@@ -784,14 +789,16 @@ static void collect(void)
 			d->prev[o] = d->total[o];
 		}
 		for (k = 0; k < LOCK_KINDS; k++) {
-			d->lock_delta[k].wait_ns = d->lock_total[k].wait_ns - d->lock_prev[k].wait_ns;
-			d->lock_delta[k].count = d->lock_total[k].count - d->lock_prev[k].count;
+			d->lock_delta[k].wait_ns = dms_delta(d->lock_total[k].wait_ns,
+							     d->lock_prev[k].wait_ns);
+			d->lock_delta[k].count = dms_delta(d->lock_total[k].count, d->lock_prev[k].count);
 			d->lock_delta[k].max_ns = d->lock_total[k].max_ns;
 			d->lock_prev[k] = d->lock_total[k];
 		}
 		name_domain(d);
 		summarize(d);
 	}
+	warn_unmatched();
 }
 
 /* ---- selection and order ---- */
@@ -834,6 +841,21 @@ static int compare_domains(const void *a, const void *b)
 }
 
 /* The domains to show, in order; returns how many */
+/* Once, at the first read: a -d that matches nothing is likely a typo */
+static void warn_unmatched(void)
+{
+	static bool checked;
+	int i;
+
+	if (checked || !opt.match)
+		return;
+	checked = true;
+	for (i = 0; i < st.ndomains; i++)
+		if (matches(&st.domains[i]))
+			return;
+	dms_warn("--domain '%s' matches no domain present now (it may appear later)", opt.match);
+}
+
 static int selected(struct domain ***out)
 {
 	struct domain **list = dms_alloc(st.ndomains + 1, sizeof(*list));
@@ -1122,14 +1144,62 @@ static void domain_labels(struct dms_labels *l, const struct domain *d)
 	dms_label(l, "device", d->device);
 }
 
-/* One sample per result (alloc, free, reason...) of one domain [and order] */
+/*
+ * The results each mode tells apart, as masks (bit r for result r).  A
+ * result a mode cannot see is left out of the metrics: a 0 would read as
+ * "never happened".
+ */
+#define ALL_OF(n)	((1U << (n)) - 1)
+#define BIT_OF(r)	(1U << (r))
+
+static bool fentry_mode(void)
+{
+	return dms_mode_is("fentry");
+}
+
+static unsigned int allocs_seen(void)
+{
+	if (fentry_mode())
+		return BIT_OF(ALLOC_MISS) | BIT_OF(ALLOC_BYPASS) | BIT_OF(ALLOC_HIT);
+	return ALL_OF(ALLOC_RESULTS) & ~BIT_OF(ALLOC_HIT);
+}
+
+static unsigned int frees_seen(void)
+{
+	if (fentry_mode())
+		return BIT_OF(FREE_DEPOT_FULL) | BIT_OF(FREE_BYPASS) | BIT_OF(FREE_CACHED) |
+		       BIT_OF(FREE_TREE);
+	return ALL_OF(FREE_RESULTS) & ~(BIT_OF(FREE_CACHED) | BIT_OF(FREE_TREE));
+}
+
+/* Magazines emptied: the fentry mode knows two reasons, if its hook is there */
+static unsigned int releases_seen(void)
+{
+	if (!fentry_mode())
+		return ALL_OF(RECLAIM_REASONS) & ~BIT_OF(RECLAIM_UNKNOWN);
+	if (!dms_prog_attached("fexit_release"))
+		return 0;
+	return BIT_OF(RECLAIM_DEPOT_FULL) | BIT_OF(RECLAIM_ALLOC_RETRY) | BIT_OF(RECLAIM_UNKNOWN);
+}
+
+static unsigned int flushes_seen(void)
+{
+	if (fentry_mode())
+		return BIT_OF(RECLAIM_ALLOC_RETRY);
+	return ALL_OF(RECLAIM_REASONS) & ~BIT_OF(RECLAIM_UNKNOWN);
+}
+
+/* One sample per result (alloc, free, reason...) seen, of one domain [and order] */
 static void prom_results(struct dms_prom *p, const struct domain *d, int order,
-			 const char *label, const char *const *names, const __u64 *v, int n)
+			 const char *label, const char *const *names, const __u64 *v, int n,
+			 unsigned int seen)
 {
 	struct dms_labels l;
 	int i;
 
 	for (i = 0; i < n; i++) {
+		if (!(seen & BIT_OF(i)))
+			continue;
 		domain_labels(&l, d);
 		if (order >= 0)
 			dms_label_u64(&l, "order", order);
@@ -1177,18 +1247,19 @@ static void metrics_classes(struct dms_prom *p, struct domain **list, int n)
 	for (i = 0; i < n; i++)
 		for (o = 0; o < IOVATOP_ORDERS; o++)
 			prom_results(p, list[i], o, "result", alloc_names,
-				     list[i]->total[o].alloc, ALLOC_RESULTS);
+				     list[i]->total[o].alloc, ALLOC_RESULTS, allocs_seen());
 	dms_prom_family(p, PROM("frees_total"), "counter", "IOVA frees by size class and where they went");
 	for (i = 0; i < n; i++)
 		for (o = 0; o < IOVATOP_ORDERS; o++)
 			prom_results(p, list[i], o, "result", free_names,
-				     list[i]->total[o].free, FREE_RESULTS);
+				     list[i]->total[o].free, FREE_RESULTS, frees_seen());
 	dms_prom_family(p, PROM("depot_operations_total"), "counter", "Full magazines pushed to and popped from the depot");
-	for (i = 0; i < n; i++)
+	/* inlined in unpatched kernels: no fentry sees them */
+	for (i = 0; i < n && !fentry_mode(); i++)
 		for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
 			__u64 v[] = { list[i]->total[o].depot_push, list[i]->total[o].depot_pop };
 
-			prom_results(p, list[i], o, "op", ops, v, 2);
+			prom_results(p, list[i], o, "op", ops, v, 2, ALL_OF(2));
 		}
 }
 
@@ -1198,6 +1269,7 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 	static const struct {
 		const char *name, *help;
 		size_t offset;
+		bool fentry_blind;	/* the fentry mode cannot see it */
 	} families[] = {
 		{ PROM("tree_allocs_total"), "rbtree allocations",
 		  offsetof(struct iova_counters, tree_alloc) },
@@ -1205,8 +1277,8 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 		  offsetof(struct iova_counters, tree_alloc_fail) },
 		{ PROM("tree_frees_total"), "IOVAs removed from the rbtree",
 		  offsetof(struct iova_counters, tree_free) },
-		{ PROM("tree_walk_nodes_total"), "rbtree nodes visited by allocations (tracepoint mode)",
-		  offsetof(struct iova_counters, walk_sum) },
+		{ PROM("tree_walk_nodes_total"), "rbtree nodes visited by allocations (not in fentry mode)",
+		  offsetof(struct iova_counters, walk_sum), true },
 		{ PROM("tree_insert_depth_total"),
 		  "Sum of the depths at which allocations inserted their rbtree node; over tree_inserts_measured_total, the mean depth",
 		  offsetof(struct iova_counters, depth_sum) },
@@ -1219,7 +1291,7 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 
 	for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		dms_prom_family(p, families[f].name, "counter", families[f].help);
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && !(families[f].fentry_blind && fentry_mode()); i++) {
 			domain_totals(list[i], &all);
 			prom_domain(p, list[i], *(const __u64 *)((const char *)&all + families[f].offset));
 		}
@@ -1230,24 +1302,27 @@ static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
 		prom_domain(p, list[i], all.depth_max);
 	}
 	dms_prom_family(p, PROM("magazine_release_seconds_total"), "counter", "Time spent emptying magazines into the rbtree");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && releases_seen(); i++) {
 		domain_totals(list[i], &all);
 		prom_domain_seconds(p, list[i], all.release_ns);
 	}
 	dms_prom_family(p, PROM("released_magazines_total"), "counter", "Magazines emptied into the rbtree, by reason");
 	for (i = 0; i < n; i++) {
 		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.release, RECLAIM_REASONS);
+		prom_results(p, list[i], -1, "reason", reason_names, all.release, RECLAIM_REASONS,
+			     releases_seen());
 	}
 	dms_prom_family(p, PROM("released_iovas_total"), "counter", "IOVAs returned from caches to the rbtree, by reason");
 	for (i = 0; i < n; i++) {
 		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.released, RECLAIM_REASONS);
+		prom_results(p, list[i], -1, "reason", reason_names, all.released, RECLAIM_REASONS,
+			     releases_seen());
 	}
 	dms_prom_family(p, PROM("flushes_total"), "counter", "Cache flushes that returned IOVAs, by reason");
 	for (i = 0; i < n; i++) {
 		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.flush, RECLAIM_REASONS);
+		prom_results(p, list[i], -1, "reason", reason_names, all.flush, RECLAIM_REASONS,
+			     flushes_seen());
 	}
 }
 
@@ -1373,7 +1448,7 @@ int main(int argc, char **argv)
 		.open = open_bpf,
 		.load = load_bpf,
 		.close = close_bpf,
-		.check = check_machine,
+		.unserved = unserved,
 		.started = started,
 		.collect = collect,
 		.table = table,

@@ -226,10 +226,11 @@ static const struct dms_mode modes[] = {
 	{}
 };
 
-static void check_machine(void)
+static const char *unserved(void)
 {
 	if (!dms_btf_has("io_tlb_mem", BTF_KIND_STRUCT))
-		dms_fail(EXIT_RUNTIME, "this kernel has no SWIOTLB (CONFIG_SWIOTLB is not set): no bounce buffers to show");
+		return "this kernel has no SWIOTLB (CONFIG_SWIOTLB is not set): no bounce buffers to show";
+	return NULL;
 }
 
 /* ---- the BPF object ---- */
@@ -463,12 +464,7 @@ static void add_device(const void *key, const void *values, void *ctx)
 
 static void sub_u64s(void *out, const void *now, const void *before, size_t size)
 {
-	const uint64_t *a = now, *b = before;
-	uint64_t *o = out;
-	size_t i;
-
-	for (i = 0; i < size / sizeof(uint64_t); i++)
-		o[i] = a[i] - b[i];
+	dms_sub_u64s(out, now, before, size / sizeof(uint64_t));
 }
 
 /* The upper bound of the bucket where the q-th fraction of maps falls */
@@ -884,13 +880,15 @@ static void metrics_latency(struct dms_prom *p)
 			   (double)s.total.latency_ns / NSEC_PER_SEC);
 }
 
+#define NOT_SEEN SIZE_MAX
+
 static void prom_devices(struct dms_prom *p, const char *name, const char *help,
 			 size_t offset)
 {
 	int i;
 
 	dms_prom_family(p, name, "counter", help);
-	for (i = 0; i < s.ndevs; i++) {
+	for (i = 0; i < s.ndevs && offset != NOT_SEEN; i++) {
 		struct dms_labels l = {};
 
 		dms_label(&l, "device", s.devs[i].info.name);
@@ -903,14 +901,15 @@ static void metrics_devices(struct dms_prom *p)
 {
 	int i, dir;
 
+	/* a family the mode cannot see gets no samples: a 0 would be a lie */
 	prom_devices(p, PROM("device_maps_total"), "Bounce buffers mapped, per device",
-		     offsetof(struct device_counters, maps));
+		     have_maps() ? offsetof(struct device_counters, maps) : NOT_SEEN);
 	prom_devices(p, PROM("device_bounced_bytes_total"), "Bytes bounced (swiotlb_bounced), per device",
-		     offsetof(struct device_counters, bounced_bytes));
+		     have_bounced() ? offsetof(struct device_counters, bounced_bytes) : NOT_SEEN);
 	prom_devices(p, PROM("device_map_failures_total"), "Maps that found no room, per device",
-		     offsetof(struct device_counters, failures));
+		     have_maps() ? offsetof(struct device_counters, failures) : NOT_SEEN);
 	dms_prom_family(p, PROM("device_mapped_bytes_total"), "counter", "Bytes mapped, per device and direction");
-	for (i = 0; i < s.ndevs; i++)
+	for (i = 0; i < s.ndevs && have_map_exit(); i++)
 		for (dir = 0; dir < DIRS; dir++) {
 			struct dms_labels l = {};
 
@@ -934,8 +933,10 @@ static void metrics(struct dms_prom *p)
 		prom_counter(p, PROM("unmaps_total"), "Bounce buffers unmapped", c->unmaps);
 	if (have_map_exit())
 		prom_counter(p, PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers", c->map_bytes);
-	prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
-	prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
+	if (have_bounced()) {
+		prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
+		prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
+	}
 	if (dms_prog_attached("tp_pool_add")) {
 		prom_kinds(p, PROM("pools_added_total"), "Pools added, by kind", c->pools_added);
 		prom_kinds(p, PROM("pools_removed_total"), "Pools removed, by kind", c->pools_removed);
@@ -1181,7 +1182,7 @@ int main(int argc, char **argv)
 		.open = open_bpf,
 		.load = load_bpf,
 		.close = close_bpf,
-		.check = check_machine,
+		.unserved = unserved,
 		.started = started,
 		.collect = collect,
 		.table = table,

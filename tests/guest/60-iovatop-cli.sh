@@ -29,8 +29,16 @@ expect_error() {
 }
 
 test_bad_input() {
-	expect_error iovatop-interval-zero 2 'interval must be a positive' 0
-	expect_error iovatop-interval-text 2 'interval must be a positive' abc
+	expect_error iovatop-interval-zero 2 'interval must be a number of seconds' 0
+	expect_error iovatop-interval-text 2 'interval must be a number of seconds' abc
+	# decimal only, and no interval shorter than the loop can keep
+	expect_error iovatop-interval-hex 2 "not '0x1'" 0x1
+	expect_error iovatop-interval-exponent 2 "not '1e-9'" 1e-9
+	expect_error iovatop-interval-below-floor 2 "from 0.1 to" 0.05
+	expect_error iovatop-views-conflict 2 "--classes and --cpus cannot be combined" -c -C
+	expect_error iovatop-option-in-group 2 "unknown option '-Z'" -bZ
+	expect_error iovatop-quiet-alone 2 "--quiet needs --prometheus or --textfile" -q 1 1
+	expect_error iovatop-quiet-json 2 "--quiet and --json cannot be combined" -q -j -p 127.0.0.1:9471 1 1
 	expect_error iovatop-count-bad 2 'count must be a positive' 1 x
 	expect_error iovatop-too-many-args 2 'too many arguments' 1 2 3
 	expect_error iovatop-sort-unknown 2 "unknown sort key 'bogus'" -s bogus
@@ -44,8 +52,9 @@ test_bad_input() {
 	[ "$KERNEL_VARIANT" != vanilla ] ||
 		expect_error iovatop-mode-not-here 1 "mode tracepoint: this kernel has no iova" \
 			--mode=tracepoint 1 1
-	expect_error iovatop-textfile-unwritable 2 "cannot write the textfile" \
+	expect_error iovatop-textfile-unwritable 2 "textfile directory '/proc/no/such/dir'" \
 		-t /proc/no/such/dir/iova.prom 1 1
+	test_textfile_refused
 	# a port in use (by another iovatop)
 	"$IOVATOP" -q -p 127.0.0.1:9470 10 >/dev/null 2>&1 &
 	local holder=$!
@@ -53,6 +62,28 @@ test_bad_input() {
 	expect_error iovatop-port-in-use 2 "cannot listen on 127.0.0.1:9470" -p 127.0.0.1:9470 1 1
 	kill -INT $holder
 	wait $holder
+}
+
+# The textfile: a *.prom file in a directory, one writer, and a file of
+# someone else's is never touched
+test_textfile_refused() {
+	local holder
+	echo "precious" >"$work/victim.txt"
+	expect_error iovatop-textfile-not-prom 2 "must be a \*.prom file" -t "$work/victim.txt" 0.2 2
+	expect_eq iovatop-textfile-victim-kept precious "$(cat "$work/victim.txt")" "the file -t named"
+	mkdir -p "$work/dir.prom"
+	expect_error iovatop-textfile-directory 2 "not a regular file" -t "$work/dir.prom" 0.2 2
+	"$IOVATOP" -q -t "$work/held.prom" 10 >/dev/null 2>&1 &
+	holder=$!
+	for _ in $(seq 100); do
+		[ -e "$work/.held.prom.lock" ] && break
+		sleep 0.1
+	done
+	expect_error iovatop-textfile-second-writer 2 "another process writes the textfile" \
+		-q -t "$work/held.prom" 1 1
+	kill -INT $holder
+	wait $holder
+	check iovatop-textfile-lock-removed "$(ls -a "$work" | grep lock)" [ ! -e "$work/.held.prom.lock" ]
 }
 
 test_unprivileged() {
@@ -89,6 +120,21 @@ test_hooks() {
 		grep -q "^mode: $want: " "$work/hooks"
 	check iovatop-hooks-all-attached "--hooks: $(grep 'NOT ATTACHED' "$work/hooks")" \
 		eval '! grep -q "NOT ATTACHED" "$work/hooks"'
+	# every mode, and why it does or does not serve here
+	check iovatop-hooks-modes "--hooks: $(sed -n '/^modes/,/^mode:/p' "$work/hooks" | tr '\n' '|')" \
+		eval 'grep -q "^  $want  *in use$" "$work/hooks" &&
+		      [ "$(grep -cE "^  (counters|tracepoint|fentry) +(in use|does not|applies)" "$work/hooks")" = 3 ]'
+}
+
+# A -d that matches no domain now: a warning, and the tool runs on
+test_domain_unmatched() {
+	"$IOVATOP" -b -d no-such-device 0.2 1 >"$work/out" 2>"$work/err"
+	expect_eq iovatop-domain-unmatched-exit 0 $? "exit status"
+	check iovatop-domain-unmatched-warns "stderr: $(head -c 200 "$work/err")" \
+		grep -q "warning: --domain 'no-such-device' matches no domain present now" "$work/err"
+	"$IOVATOP" -b -d "$LAB_EDU_BDF" 0.2 1 >"$work/out" 2>"$work/err"
+	check iovatop-domain-matched-quiet "stderr: $(head -c 200 "$work/err")" \
+		eval '! grep -q "matches no domain" "$work/err"'
 }
 
 iovatop_links() {
@@ -98,7 +144,7 @@ iovatop_links() {
 test_signals() {
 	local base pid sig
 	base=$(iovatop_links)
-	for sig in INT TERM; do
+	for sig in INT TERM HUP; do
 		# attached once it reported (a fixed sleep raced a slow start-up)
 		start_iovatop "$work/sig" -j 0.2
 		pid=$IOVATOP_PID
@@ -136,13 +182,13 @@ test_two_instances() {
 		eval '[ $ra = 0 ] && [ $rb = 0 ] && [ "$(wc -l <"$work/a")" -ge 3 ] && [ "$(wc -l <"$work/b")" -ge 3 ]'
 }
 
-# From exec to attached and reporting: the first line of a 10 ms interval.
+# From exec to attached and reporting: the first line of a 100 ms interval.
 # (Leaving takes longer: detaching fentry programs waits for RCU.)
 test_startup_time() {
 	local start now ms=99999 pid
 	# bash builtins only: forking date or sleep would cost more than iovatop
 	start=${EPOCHREALTIME/./}
-	"$IOVATOP" -j 0.01 >"$work/first" 2>&1 &
+	"$IOVATOP" -j 0.1 >"$work/first" 2>&1 &
 	pid=$!
 	for _ in $(seq 2000); do
 		if [ -s "$work/first" ]; then
@@ -154,7 +200,7 @@ test_startup_time() {
 	done
 	kill -INT $pid
 	wait $pid
-	echo "# iovatop start-up to its first report (10 ms interval): ${ms} ms"
+	echo "# iovatop start-up to its first report (100 ms interval): ${ms} ms"
 	# A liveness bound, not a benchmark: under TCG start-up takes 0.5 to
 	# 1.3 s on a quiet host and longer on a busy one.
 	expect_range iovatop-startup-under-5s 0 5000 "$ms" "start-up (ms)"
@@ -233,6 +279,14 @@ test_prometheus() {
 	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
 		grep -qE "^dmascope_iova_allocs_total\{domain=\"group[0-9]+\",device=\"$LAB_EDU_BDF\",order=\"0\",result=\"(loaded|hit)\"\} [1-9]" "$work/metrics"
 	check_prometheus_consistent "$work/metrics"
+	# only the results the mode tells apart: the counters mode has no "hit"
+	# of unknown source and no fentry free result; fentry (vanilla) has no
+	# hit sources and no magazine outcomes
+	local blind='hit|cached|tree'
+	[ "$KERNEL_VARIANT" != vanilla ] || blind='loaded|prev|depot|new_mag|no_mag'
+	check iovatop-prometheus-no-blind-results "$(grep -m1 -E "result=\"($blind)\"" "$work/metrics")" \
+		eval '! grep -qE "result=\"($blind)\"" "$work/metrics"'
+
 	check iovatop-prometheus-promtool "$(promtool check metrics <"$work/metrics" 2>&1 | head -n 3)" \
 		eval 'promtool check metrics <"$work/metrics" >/dev/null 2>&1'
 	check iovatop-textfile-promtool "$(promtool check metrics <"$work/iova.prom.seen" 2>&1 | head -n 3)" \
@@ -242,6 +296,34 @@ test_prometheus() {
 		eval '[ -z "$(ls "$work" | grep "iova.prom.*tmp")" ]'
 	check iovatop-quiet-prints-nothing "prints with -q: $(head -c 100 "$work/prom.out")" \
 		[ ! -s "$work/prom.out" ]
+}
+
+# fentry cannot see where a hit came from, depot operations or walks:
+# those series are absent, not 0
+test_fentry_blind_absent() {
+	local pid
+	rm -f "$work/fentry.prom"
+	"$IOVATOP" -m fentry -q -t "$work/fentry.prom" 0.3 >/dev/null 2>"$work/fentry.err" &
+	pid=$!
+	for _ in $(seq 300); do
+		[ -s "$work/fentry.prom" ] && break
+		sleep 0.1
+	done
+	run_benchmark 1 1 >/dev/null
+	sleep 1
+	cp "$work/fentry.prom" "$work/fentry.seen" 2>/dev/null
+	kill -HUP $pid
+	wait $pid
+	expect_eq iovatop-fentry-sighup-exit 0 $? "exit status after SIGHUP"
+	check iovatop-fentry-textfile-removed "still there after SIGHUP" [ ! -e "$work/fentry.prom" ]
+	check iovatop-fentry-has-hits "no result=\"hit\" samples: $(grep -m2 allocs_total "$work/fentry.seen")" \
+		grep -qE "^dmascope_iova_allocs_total\{.*result=\"hit\"\} [1-9]" "$work/fentry.seen"
+	check iovatop-fentry-no-hit-sources "$(grep -m1 -E 'result="(loaded|prev|depot)"' "$work/fentry.seen")" \
+		eval '! grep -qE "result=\"(loaded|prev|depot)\"" "$work/fentry.seen"'
+	check iovatop-fentry-no-depot-ops "$(grep -m1 '^dmascope_iova_depot_operations_total{' "$work/fentry.seen")" \
+		eval '! grep -q "^dmascope_iova_depot_operations_total{" "$work/fentry.seen"'
+	check iovatop-fentry-no-walks "$(grep -m1 '^dmascope_iova_tree_walk_nodes_total{' "$work/fentry.seen")" \
+		eval '! grep -q "^dmascope_iova_tree_walk_nodes_total{" "$work/fentry.seen"'
 }
 
 test_views() {
@@ -297,6 +379,20 @@ test_stats_switch() {
 	"$IOVATOP" -j 0.2 1 >/dev/null 2>&1
 	expect_eq iovatop-stats-admin-value-kept 1 "$(stats_param)" "iova.stats set by hand"
 	echo 0 >"$IOVA_PARAMS/stats"
+	# the terminal closed: SIGHUP undoes all that SIGTERM does
+	"$IOVATOP" -q -t "$work/hup.prom" 0.2 >/dev/null 2>&1 &
+	a=$!
+	for _ in $(seq 300); do
+		[ -s "$work/hup.prom" ] && break
+		sleep 0.1
+	done
+	expect_eq iovatop-stats-on-before-sighup 1 "$(stats_param)" "iova.stats while running"
+	kill -HUP $a
+	wait $a
+	expect_eq iovatop-sighup-clean-exit 0 $? "exit status after SIGHUP"
+	expect_eq iovatop-stats-off-after-sighup 0 "$(stats_param)" "iova.stats after SIGHUP"
+	check iovatop-sighup-textfile-gone "$(ls -a "$work" | grep hup)" \
+		eval '[ ! -e "$work/hup.prom" ] && [ ! -e "$work/.hup.prom.lock" ]'
 }
 
 test_bad_input
@@ -307,5 +403,7 @@ test_signals
 test_two_instances
 test_startup_time
 test_prometheus
+test_fentry_blind_absent
+test_domain_unmatched
 test_views
 test_stats_switch

@@ -39,6 +39,97 @@ test_bad swiotlbstat-two-views --pools --devices
 test_bad swiotlbstat-bad-advise-after-zero --advise-after 0
 test_bad swiotlbstat-bad-advise-after-text --advise-after=soon
 
+# Intervals: plain decimals, no shorter than the loop can keep; options
+# that cannot work together; the error names the option that is wrong
+test_bad swiotlbstat-bad-interval-hex 0x1
+test_bad swiotlbstat-bad-interval-exponent -b 1e-9
+test_bad swiotlbstat-bad-interval-below-floor 0.05
+test_bad swiotlbstat-quiet-alone -q 1 1
+test_bad swiotlbstat-quiet-json -q -j -t "$out/q.prom" 1 1
+timeout 10 "$TOOL" -bZ >/dev/null 2>"$out/stderr" </dev/null
+expect_eq swiotlbstat-option-in-group "swiotlbstat: error: unknown option '-Z' (see --help)" \
+	"$(cat "$out/stderr")" "the error for -bZ"
+
+# The textfile: only a *.prom file in an existing directory, never a file
+# of someone else's, one writer at a time
+echo precious >"$out/victim.txt"
+test_bad swiotlbstat-textfile-not-prom -q -t "$out/victim.txt" 0.2 3
+expect_eq swiotlbstat-textfile-victim-kept precious "$(cat "$out/victim.txt")" "the file -t named"
+mkdir "$out/dir.prom"
+test_bad swiotlbstat-textfile-directory -q -t "$out/dir.prom" 0.2 3
+test_bad swiotlbstat-textfile-no-directory -q -t "$out/no/such/m.prom" 0.2 3
+
+# wait_for FILE: up to 10 s for it to have content
+wait_for() {
+	for _ in $(seq 100); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$TOOL" -q -t "$out/m.prom" 0.2 >/dev/null 2>&1 </dev/null &
+pid=$!
+wait_for "$out/m.prom"
+test_bad swiotlbstat-textfile-second-writer -q -t "$out/m.prom" 0.2 3
+check swiotlbstat-textfile-second-kept-first "the first writer's file is gone" [ -s "$out/m.prom" ]
+# SIGHUP (the terminal closed) ends the tool as SIGTERM does
+kill -HUP "$pid"
+wait "$pid"
+expect_eq swiotlbstat-sighup-exit 0 "$?" "exit status after SIGHUP"
+check swiotlbstat-sighup-textfile-gone "left: $(ls -a "$out" | grep -E 'm\.prom' | tr '\n' ' ')" \
+	eval '[ -z "$(ls -a "$out" | grep -E "m\.prom")" ]'
+
+# A textfile the tool never wrote (stopped before its first interval) is
+# not its to remove
+echo "old 1" >"$out/old.prom"
+"$TOOL" -q -t "$out/old.prom" 30 >/dev/null 2>&1 </dev/null &
+pid=$!
+sleep 2
+kill -TERM "$pid"
+wait "$pid"
+expect_eq swiotlbstat-textfile-unwritten-kept "old 1" "$(cat "$out/old.prom" 2>&1)" "a file it never wrote"
+
+# | head: a closed stdout is a clean end
+"$TOOL" 0.2 20 2>/dev/null </dev/null | head -n 2 >/dev/null
+expect_eq swiotlbstat-sigpipe-exit 0 "${PIPESTATUS[0]}" "exit status when head stops reading"
+
+# --hooks: every mode, and why it does or does not serve here
+timeout 60 "$TOOL" --hooks >"$out/modes" 2>/dev/null </dev/null
+check swiotlbstat-hooks-modes "$(sed -n '/^modes/,/^mode:/p' "$out/modes" | tr '\n' '|')" \
+	eval '[ "$(grep -cE "^  (tracepoint|fentry|bounced) +(in use|does not|applies|not tried)" "$out/modes")" = 3 ] &&
+	      [ "$(grep -c " in use$" "$out/modes")" = 1 ]'
+
+# What a mode cannot see is absent, not 0; a hook detached after its work
+# is reported so.  The bounced mode sees no maps.
+"$TOOL" -m bounced -q -t "$out/b.prom" 0.2 >/dev/null 2>&1 </dev/null &
+pid=$!
+sleep 1.5
+wait_for "$out/b.prom" && cp "$out/b.prom" "$out/b.seen"
+"$TOOL" -m bounced -j 0.2 2 >"$out/b.json" 2>/dev/null </dev/null
+kill -INT "$pid"
+wait "$pid"
+check swiotlbstat-blind-absent "$(grep -E '^dmascope_swiotlb_(device_)?(maps|map_failures|unmaps)_total' "$out/b.seen" | head -n 2)" \
+	eval '[ -s "$out/b.seen" ] && ! grep -qE "^dmascope_swiotlb_(device_)?(maps|map_failures|unmaps|mapped_bytes|device_mapped_bytes)_total" "$out/b.seen"'
+check swiotlbstat-blind-family-kept "no bounced_total" grep -q '^dmascope_swiotlb_bounced_total ' "$out/b.seen"
+why=$(python3 - "$out/b.json" "$out/b.seen" <<'PY'
+import json, re, sys
+row = [json.loads(l) for l in open(sys.argv[1])][-1]
+prom = open(sys.argv[2]).read()
+attached = set(re.findall(r'^dmascope_swiotlb_hook_attached\{hook="([^"]*)"\} 1$', prom, re.M))
+done = set(re.findall(r'^dmascope_swiotlb_hook_done\{hook="([^"]*)"\} 1$', prom, re.M))
+bad = []
+for name in row["hooks_done"]:
+    if row["hooks"].get(name):
+        bad.append("JSON says %s is attached and done" % name)
+bad += ["%s attached and done in the metrics" % h for h in attached & done]
+if row.get("total_slots") is not None and not done:
+    bad.append("io_tlb_default_mem found, yet no hook reported done")
+print("; ".join(bad) or "ok")
+PY
+)
+check swiotlbstat-hooks-done-detached "$why" [ "$why" = ok ]
+
 timeout 10 "$TOOL" --version >"$out/version" 2>&1
 check swiotlbstat-version "$(cat "$out/version")" grep -q '^swiotlbstat (dmascope) ' "$out/version"
 

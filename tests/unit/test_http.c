@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The /metrics server with real sockets: it answers GET /metrics, 404 and
- * 405; serves several scrapes at once; a client that sends a byte now and
- * then, or stops reading, cannot stall it; running out of file descriptors
- * does not make it spin; ":PORT" answers on IPv4 and IPv6; SIGINT ends
- * the loop at once, in the middle of a scrape.  The server runs in the
- * frame's own loop (dms_wait_until) on the main thread; clients are
- * threads doing blocking I/O.
+ * 405, and 503 until the first interval is over; serves several scrapes
+ * at once; a client that sends a byte now and then, or stops reading,
+ * cannot stall it, nor can a hundred idle connections; running out of
+ * file descriptors does not make it spin, then or later; ":PORT" answers
+ * on IPv4 and IPv6; SIGINT ends the loop at once, in the middle of a
+ * scrape.  The server runs in the frame's own loop (dms_wait_until) on
+ * the main thread; clients are threads doing blocking I/O.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +28,8 @@
 #define BIG_BODY	(16 << 20)	/* more than any socket buffers */
 #define CLIENTS		8
 #define CLIENT_TIMEOUT_S 5
+#define IDLE_CONNS	100	/* more than the server has slots */
+#define BURST		20	/* connections waiting while out of fds */
 
 static int port;
 
@@ -66,6 +69,8 @@ static int connect_to(int family)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* bounds connect() too, when the server leaves the backlog full */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (family == AF_INET ? connect(fd, (struct sockaddr *)&a4, sizeof(a4)) :
 				connect(fd, (struct sockaddr *)&a6, sizeof(a6))) {
 		close(fd);
@@ -150,6 +155,28 @@ static struct dms_http *listen_any(void)
 	return h;
 }
 
+/* The first line of an answer, for a one-line message */
+static const char *status_line(const struct client *c)
+{
+	static char line[80];
+
+	if (!c->head[0])
+		return "no answer";
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(c->head, "\r\n"), c->head);
+	return line;
+}
+
+/* Before the first interval: come back later, not an empty 200 */
+static void test_no_metrics_yet(void)
+{
+	struct client get = { AF_INET, "GET /metrics HTTP/1.0\r\n\r\n" };
+
+	start(&get);
+	finish(&get, ms(2000));
+	check("http-503-before-first-interval", !strncmp(get.head, "HTTP/1.0 503 ", 13) &&
+	      strstr(get.head, "\r\nRetry-After: 1\r\n"), status_line(&get));
+}
+
 static void test_answers(void)
 {
 	struct client get = { AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" };
@@ -187,6 +214,53 @@ static void test_ipv4_and_ipv6(void)
 	start(&v6);
 	finish(&v6, ms(2000));
 	check("http-any-ipv6", !strncmp(v6.head, "HTTP/1.0 200 ", 13), v6.head);
+}
+
+struct idle {
+	int fds[IDLE_CONNS];
+	int done;
+};
+
+static void *open_idle(void *arg)
+{
+	struct idle *idle = arg;
+	int i;
+
+	for (i = 0; i < IDLE_CONNS; i++)
+		idle->fds[i] = connect_to(AF_INET);
+	__atomic_store_n(&idle->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A hundred connections that never send a byte, then a scrape: it is answered at once */
+static void test_idle_connections(void)
+{
+	struct client get = { AF_INET, "GET /metrics HTTP/1.0\r\n\r\n" };
+	struct idle idle = {};
+	uint64_t t0, end = dms_now_ns() + ms(30000);
+	pthread_t opener;
+	char detail[160];
+	int i, opened = 0;
+
+	pthread_create(&opener, NULL, open_idle, &idle);
+	while (!__atomic_load_n(&idle.done, __ATOMIC_ACQUIRE) && dms_now_ns() < end)
+		serve(ms(10));
+	pthread_join(opener, NULL);
+	for (i = 0; i < IDLE_CONNS; i++)
+		opened += idle.fds[i] >= 0;
+	t0 = dms_now_ns();
+	start(&get);
+	finish(&get, ms(3 * DMS_HTTP_DEADLINE_MS));
+	t0 = get.done_ns ? get.done_ns - t0 : UINT64_MAX;
+	snprintf(detail, sizeof(detail), "%d idle connections open, the scrape took %.0f ms: %s",
+		 opened, t0 == UINT64_MAX ? -1 : t0 / 1e6, status_line(&get));
+	printf("# %s\n", detail);
+	check("http-idle-connections-do-not-delay", opened == IDLE_CONNS &&
+	      !strncmp(get.head, "HTTP/1.0 200 ", 13) && t0 < ms(1000), detail);
+	for (i = 0; i < IDLE_CONNS; i++)
+		if (idle.fds[i] >= 0)
+			close(idle.fds[i]);
+	serve(ms(200));
 }
 
 /*
@@ -250,11 +324,24 @@ static double cpu_seconds(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Lower the fd limit to what is open now, and fill the holes below it */
+static int use_up_fds(struct rlimit *old, int top, int *fds, int max)
+{
+	struct rlimit low = *old;
+	int n = 0, fd;
+
+	low.rlim_cur = top + 1;
+	setrlimit(RLIMIT_NOFILE, &low);
+	while (n < max && (fd = dup(0)) >= 0)
+		fds[n++] = fd;
+	return n;
+}
+
 /* Out of fds with a connection waiting: no busy loop, and it recovers */
 static void test_out_of_fds(void)
 {
-	struct rlimit old, low;
-	int fds[64], n = 0, fd, waiting;
+	struct rlimit old;
+	int fds[64], n, waiting;
 	uint64_t errors = dms_http_errors(dms_run.http), served = dms_http_served(dms_run.http);
 	char detail[128];
 	double cpu;
@@ -265,11 +352,7 @@ static void test_out_of_fds(void)
 		return;
 	}
 	getrlimit(RLIMIT_NOFILE, &old);
-	low = old;
-	low.rlim_cur = waiting + 1;	/* no fd above the client's */
-	setrlimit(RLIMIT_NOFILE, &low);
-	while (n < 64 && (fd = dup(0)) >= 0)
-		fds[n++] = fd;
+	n = use_up_fds(&old, waiting, fds, 64);
 	cpu = cpu_seconds();
 	serve(ms(500));
 	cpu = cpu_seconds() - cpu;
@@ -283,6 +366,49 @@ static void test_out_of_fds(void)
 	check("http-out-of-fds-recovers", dms_http_served(dms_run.http) > served,
 	      "the waiting scrape was not answered");
 	close(waiting);
+}
+
+/*
+ * A burst of connections while out of fds, then the limit back: once the
+ * back-off is over the loop sleeps in poll() again, and still answers.
+ */
+static void test_idle_after_out_of_fds(void)
+{
+	struct client get = { AF_INET, "GET /metrics HTTP/1.0\r\n\r\n" };
+	uint64_t errors = dms_http_errors(dms_run.http), t0, wall;
+	int burst[BURST], fds[64], n, i, top = 0;
+	struct rlimit old;
+	char detail[160];
+	double cpu;
+
+	for (i = 0; i < BURST; i++) {
+		burst[i] = connect_to(AF_INET);
+		if (burst[i] > top)
+			top = burst[i];
+	}
+	getrlimit(RLIMIT_NOFILE, &old);
+	n = use_up_fds(&old, top, fds, 64);
+	serve(ms(300));
+	errors = dms_http_errors(dms_run.http) - errors;
+	while (n)
+		close(fds[--n]);
+	for (i = 0; i < BURST; i++)
+		if (burst[i] >= 0)
+			close(burst[i]);
+	setrlimit(RLIMIT_NOFILE, &old);
+	serve(ms(DMS_HTTP_BACKOFF_MS * 3));
+	cpu = cpu_seconds();
+	t0 = dms_now_ns();
+	serve(ms(1000));
+	wall = dms_now_ns() - t0;
+	cpu = cpu_seconds() - cpu;
+	start(&get);
+	finish(&get, ms(2000));
+	snprintf(detail, sizeof(detail), "%llu errors out of fds, then %.0f ms of CPU in %.0f ms idle, then %s",
+		 (unsigned long long)errors, cpu * 1000, wall / 1e6, status_line(&get));
+	printf("# %s\n", detail);
+	check("http-out-of-fds-then-idle", errors &&
+	      cpu < 0.2 * wall / 1e9 && !strncmp(get.head, "HTTP/1.0 200 ", 13), detail);
 }
 
 static void raise_int(int sig)
@@ -321,10 +447,13 @@ int main(void)
 		check("http-listen", 0, "cannot listen");
 		return 1;
 	}
+	test_no_metrics_yet();	/* first: no body yet */
 	test_answers();
 	test_ipv4_and_ipv6();
+	test_idle_connections();
 	test_slow_clients();
 	test_out_of_fds();
+	test_idle_after_out_of_fds();
 	test_interrupt();	/* last: the stop flag stays set */
 	dms_http_close(dms_run.http);
 	return failures ? 1 : 0;

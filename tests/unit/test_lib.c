@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "sinks.h"
+#include "loop.h"
 #include "check.h"
 
 static void test_interval(void)
@@ -25,6 +26,12 @@ static void test_interval(void)
 	check("interval-nan", !dms_parse_interval("nan", &v), "nan accepted");
 	check("interval-huge", !dms_parse_interval("1e9", &v), "1e9 accepted");
 	check("interval-a-day", dms_parse_interval("86400", &v) && v == 86400, "86400");
+	check("interval-hex", !dms_parse_interval("0x1", &v), "0x1 accepted");
+	check("interval-exponent", !dms_parse_interval("1e-9", &v), "1e-9 accepted");
+	check("interval-below-floor", !dms_parse_interval("0.09", &v), "0.09 accepted");
+	check("interval-floor", dms_parse_interval("0.1", &v) && v == 0.1, "0.1");
+	check("interval-leading-point", dms_parse_interval(".5", &v) && v == 0.5, ".5");
+	check("interval-space", !dms_parse_interval(" 1", &v), "' 1' accepted");
 }
 
 static void test_count(void)
@@ -112,6 +119,20 @@ static void test_prometheus(void)
 	dms_buf_free(&b);
 }
 
+/* A counter that went backwards is a reset, never a wrapped 1.8e19 */
+static void test_delta(void)
+{
+	uint64_t now[3] = { 10, 5, UINT64_MAX }, before[3] = { 4, 7, 0 }, out[3];
+	uint64_t resets = dms_run.counter_resets;
+
+	check("delta-forward", dms_delta(12, 10) == 2, "12 - 10");
+	check("delta-backwards", dms_delta(5, 10) == 0 && dms_run.counter_resets == resets + 1,
+	      "5 after 10 must give 0 and one reset");
+	dms_sub_u64s(out, now, before, 3);
+	check("delta-array", out[0] == 6 && out[1] == 0 && out[2] == UINT64_MAX &&
+	      dms_run.counter_resets == resets + 2, "element-wise deltas");
+}
+
 static void test_buffer_growth(void)
 {
 	struct dms_buf b = {};
@@ -134,28 +155,75 @@ static bool file_is(const char *path, const char *want)
 	return f && n == strlen(want) && !memcmp(buf, want, n);
 }
 
+/* Whether a second process may open the textfile too (status 0: yes) */
+static bool other_process_opens(const char *path)
+{
+	char err[256];
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		bool ok = dms_textfile_open(path, err, sizeof(err));
+
+		dms_textfile_close();
+		_exit(ok ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+static void test_textfile_refused(const char *dir)
+{
+	char path[128], err[256];
+
+	check("textfile-not-prom", !dms_textfile_open("/tmp/victim.txt", err, sizeof(err)) &&
+	      strstr(err, "*.prom"), err);
+	check("textfile-only-suffix", !dms_textfile_open("/tmp/.prom", err, sizeof(err)),
+	      ".prom accepted");
+	snprintf(path, sizeof(path), "%s/no/such/dir/m.prom", dir);
+	check("textfile-no-dir", !dms_textfile_open(path, err, sizeof(err)) &&
+	      strstr(err, "textfile directory"), err);
+	snprintf(path, sizeof(path), "%s/d.prom", dir);
+	mkdir(path, 0755);
+	check("textfile-is-dir", !dms_textfile_open(path, err, sizeof(err)) &&
+	      strstr(err, "not a regular file"), err);
+	rmdir(path);
+	check("textfile-dir-path", !dms_textfile_open("/tmp/", err, sizeof(err)), "dir accepted");
+}
+
 static void test_textfile(void)
 {
-	char dir[] = "/tmp/dmascope-unit-XXXXXX", path[128], err[256];
+	char dir[] = "/tmp/dmascope-unit-XXXXXX", path[128], other[128], err[256];
+	FILE *f;
 
 	if (!mkdtemp(dir)) {
 		check("textfile", 0, "mkdtemp");
 		return;
 	}
+	test_textfile_refused(dir);
 	snprintf(path, sizeof(path), "%s/m.prom", dir);
-	check("textfile-write", dms_textfile_write(path, "a 1\n", 4), "write");
+	f = fopen(path, "w");
+	fputs("a 0\n", f);
+	fclose(f);
 	/* a restarted tool must not empty what node_exporter reads meanwhile */
-	check("textfile-check-keeps-old", dms_textfile_check(path, err, sizeof(err)) &&
-	      file_is(path, "a 1\n"), err);
-	check("textfile-replaced", dms_textfile_write(path, "a 2\n", 4) && file_is(path, "a 2\n"),
+	check("textfile-open-keeps-old", dms_textfile_open(path, err, sizeof(err)) &&
+	      file_is(path, "a 0\n"), err);
+	check("textfile-locked", !other_process_opens(path), "a second writer was allowed");
+	check("textfile-write", dms_textfile_write("a 1\n", 4) && file_is(path, "a 1\n"), "write");
+	check("textfile-replaced", dms_textfile_write("a 2\n", 4) && file_is(path, "a 2\n"),
 	      "content");
-	dms_textfile_remove(path);
+	dms_textfile_close();
 	check("textfile-removed", access(path, F_OK) && errno == ENOENT, "still there");
-	check("textfile-nothing-left", rmdir(dir) == 0, "temporary files left in the directory");
-	snprintf(path, sizeof(path), "%s/no/such/dir/m.prom", dir);
-	check("textfile-unwritable", !dms_textfile_check(path, err, sizeof(err)) &&
-	      strstr(err, "cannot write"), err);
-	check("textfile-dir-path", !dms_textfile_check("/tmp/", err, sizeof(err)), "dir accepted");
+	check("textfile-unlocked", other_process_opens(path), "still locked after close");
+	/* a file the tool never wrote is not the tool's to remove */
+	snprintf(other, sizeof(other), "%s/n.prom", dir);
+	f = fopen(other, "w");
+	fclose(f);
+	check("textfile-open-unwritten", dms_textfile_open(other, err, sizeof(err)), err);
+	dms_textfile_close();
+	check("textfile-unwritten-kept", !access(other, F_OK), "removed a file it never wrote");
+	unlink(other);
+	check("textfile-nothing-left", rmdir(dir) == 0, "temporary or lock files left in the directory");
 }
 
 int main(void)
@@ -166,6 +234,7 @@ int main(void)
 	test_json();
 	test_prometheus();
 	test_buffer_growth();
+	test_delta();
 	test_textfile();
 	return failures ? 1 : 0;
 }

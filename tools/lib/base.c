@@ -97,16 +97,32 @@ void *dms_realloc(void *p, size_t n, size_t size)
 
 /* ---- arguments ---- */
 
+/* Digits with at most one decimal point: no sign, exponent, hex or "inf" */
+static bool plain_decimal(const char *s)
+{
+	bool digits = false, point = false;
+
+	for (; *s; s++) {
+		if (isdigit((unsigned char)*s))
+			digits = true;
+		else if (*s == '.' && !point)
+			point = true;
+		else
+			return false;
+	}
+	return digits;
+}
+
 bool dms_parse_interval(const char *s, double *seconds)
 {
 	char *end;
 	double v;
 
-	if (!s || !*s || isspace((unsigned char)*s))
+	if (!s || !plain_decimal(s))
 		return false;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || !(v > 0) || v > MAX_INTERVAL_S)
+	if (errno || *end || v < MIN_INTERVAL_S || v > MAX_INTERVAL_S)
 		return false;
 	*seconds = v;
 	return true;
@@ -338,6 +354,8 @@ void dms_catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* the terminal went away: stop as cleanly as for SIGTERM */
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

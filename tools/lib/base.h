@@ -27,6 +27,8 @@
 #define NSEC_PER_SEC	1000000000ULL
 #define NSEC_PER_MSEC	1000000ULL
 #define MAX_INTERVAL_S	86400	/* one day */
+/* the shortest interval whose reads and rendering the loop can keep up with */
+#define MIN_INTERVAL_S	0.1
 
 extern const char *dms_prog;	/* the tool's name, for messages */
 extern int dms_verbosity;	/* -v given N times */
@@ -45,7 +47,10 @@ void *dms_realloc(void *p, size_t n, size_t size);
 
 /* ---- arguments ---- */
 
-/* A positive number of seconds ("1", "0.5"), at most a day; false if not. */
+/*
+ * Seconds as a plain decimal ("1", "0.5"), from MIN_INTERVAL_S to
+ * MAX_INTERVAL_S; false if not.
+ */
 bool dms_parse_interval(const char *s, double *seconds);
 /* A positive integer; false if not one. */
 bool dms_parse_count(const char *s, long *count);
@@ -60,8 +65,10 @@ uint64_t dms_wall_ns(void);		/* CLOCK_REALTIME, ns since the epoch */
 /* ---- signals ---- */
 
 /*
- * SIGINT/SIGTERM set a flag and make dms_signal_fd() readable, so that a
- * poll() anywhere in the tool wakes at once; SIGPIPE is ignored.
+ * SIGINT, SIGTERM and SIGHUP set a flag and make dms_signal_fd()
+ * readable, so that a poll() anywhere in the tool wakes at once; SIGPIPE
+ * is ignored (a closed stdout is an error of the write, and ends the
+ * tool cleanly).
  */
 void dms_catch_signals(void);
 bool dms_stopping(void);

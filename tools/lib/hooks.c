@@ -17,6 +17,14 @@
 #include "hooks.h"
 
 #define REASON_MAX 256
+#define MAX_MODES 8
+
+/* What the ladder found of each mode, for --hooks: "" if not tried */
+static struct {
+	const struct dms_mode *modes;
+	const char *want;
+	char why[MAX_MODES][REASON_MAX];
+} tried;
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -280,8 +288,11 @@ void dms_ladder_run(const struct dms_ladder *l, struct dms_attached *a)
 	char reason[REASON_MAX], why[REASON_MAX], blind[REASON_MAX];
 	const struct dms_mode *m, *failed = NULL;
 	bool any = !strcmp(l->want, "auto");
+	int k;
 
-	for (m = l->modes; m->name; m++) {
+	tried.modes = l->modes;
+	tried.want = l->want;
+	for (m = l->modes, k = 0; m->name; m++, k++) {
 		if (!any && strcmp(m->name, l->want))
 			continue;
 		if (try_mode(l, m, a, reason, sizeof(reason))) {
@@ -293,6 +304,8 @@ void dms_ladder_run(const struct dms_ladder *l, struct dms_attached *a)
 			dms_info("mode %s: attached", m->name);
 			return;
 		}
+		if (k < MAX_MODES)
+			snprintf(tried.why[k], REASON_MAX, "%s", reason);
 		if (!any)
 			dms_fail(EXIT_RUNTIME, "mode %s: %s", m->name, reason);
 		dms_info("mode %s: %s", m->name, reason);
@@ -341,12 +354,48 @@ static const char *hook_state(const struct dms_attached *a, int i)
 	return " (NOT ATTACHED)";
 }
 
+/* One line per mode: why it does or does not serve here */
+static void print_modes(FILE *f, const struct dms_mode *modes, const struct dms_mode *used,
+			const char *machine)
+{
+	const struct dms_mode *m;
+	const char *problem;
+	int k;
+
+	fprintf(f, "modes, best first:\n");
+	for (m = modes, k = 0; m->name; m++, k++) {
+		problem = m->problem ? m->problem() : NULL;
+		fprintf(f, "  %-12s ", m->name);
+		if (m == used)
+			fprintf(f, "in use\n");
+		else if (k < MAX_MODES && tried.why[k][0])
+			fprintf(f, "does not work: %s\n", tried.why[k]);
+		else if (problem)
+			fprintf(f, "does not apply: %s\n", problem);
+		else if (machine)
+			fprintf(f, "would be tried\n");
+		else if (tried.want && strcmp(tried.want, "auto") && strcmp(tried.want, m->name))
+			fprintf(f, "not tried: -m %s\n", tried.want);
+		else
+			fprintf(f, "applies, not tried: %s comes first\n", used->name);
+	}
+	if (machine)
+		fprintf(f, "this machine: %s\n", machine);
+}
+
+void dms_modes_print(FILE *f, const struct dms_mode *modes, const char *machine)
+{
+	print_modes(f, modes, NULL, machine);
+}
+
 void dms_ladder_print(FILE *f, const struct dms_attached *a)
 {
 	const struct dms_mode *m = a->mode;
 	const char *const *b;
 	int i;
 
+	if (tried.modes)
+		print_modes(f, tried.modes, m, NULL);
 	fprintf(f, "mode: %s: %s\n", m->name, m->what);
 	for (i = 0; i < a->nhooks; i++)
 		fprintf(f, "  %-45s %s%s\n", a->hooks[i]->name, a->hooks[i]->serves,

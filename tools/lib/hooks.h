@@ -90,8 +90,13 @@ void dms_ladder_detach(struct dms_attached *a);
  * once (an address, say) and would only cost time from now on.
  */
 void dms_hook_done(struct dms_attached *a, const char *prog);
-/* The mode table and what is attached, as --hooks and -v show it */
+/*
+ * The modes (why each does or does not serve here), the one in use, its
+ * hooks and what it cannot see, as --hooks and -v show it
+ */
 void dms_ladder_print(FILE *f, const struct dms_attached *a);
+/* The modes where the machine cannot be served at all (machine says why) */
+void dms_modes_print(FILE *f, const struct dms_mode *modes, const char *machine);
 
 /* Whether the kernel's BTF, vmlinux or a module's, has this name and kind */
 bool dms_btf_has(const char *name, int kind);

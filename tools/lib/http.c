@@ -20,7 +20,7 @@
 
 struct conn {
 	int fd;			/* -1: free */
-	uint64_t deadline_ns;
+	uint64_t since_ns;	/* accepted at */
 	size_t req_len;
 	char req[REQUEST_MAX];
 	struct dms_buf resp;	/* empty until the request is complete */
@@ -31,8 +31,9 @@ struct dms_http {
 	int listen_fd[DMS_HTTP_MAX_LISTEN];
 	int nlisten;
 	struct conn conns[DMS_HTTP_MAX_CONNS];
-	uint64_t no_accept_until_ns;	/* after EMFILE and the like */
+	uint64_t no_accept_until_ns;	/* after EMFILE and the like; 0: none */
 	struct dms_buf body;
+	bool have_body;		/* false until the first interval is over */
 	uint64_t errors, served;
 	/* what each pollfd of the last dms_http_pollfds() was: listener or conn */
 	int slot[DMS_HTTP_POLLFDS];
@@ -127,6 +128,7 @@ void dms_http_set_body(struct dms_http *h, const char *body, size_t len)
 {
 	dms_buf_reset(&h->body);
 	dms_buf_add(&h->body, body, len);
+	h->have_body = true;
 }
 
 static void end_conn(struct dms_http *h, struct conn *c, bool failed)
@@ -140,36 +142,11 @@ static void end_conn(struct dms_http *h, struct conn *c, bool failed)
 		h->served++;
 }
 
-static void accept_all(struct dms_http *h, int lfd, uint64_t now)
-{
-	int i, fd;
-
-	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++) {
-		struct conn *c = &h->conns[i];
-
-		if (c->fd >= 0)
-			continue;
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				/* the connection stays queued: wait, do not spin */
-				h->no_accept_until_ns = now + DMS_HTTP_BACKOFF_MS * NSEC_PER_MSEC;
-				h->errors++;
-			}
-			return;
-		}
-		c->fd = fd;
-		c->deadline_ns = now + DMS_HTTP_DEADLINE_MS * NSEC_PER_MSEC;
-		c->req_len = 0;
-		c->sent = 0;
-	}
-}
-
 /* The answer to a complete request head */
 static void respond(struct dms_http *h, struct conn *c)
 {
 	const char *status = "200 OK", *extra = "", *body = h->body.data ? h->body.data : "";
+	char retry[32];
 	size_t len = h->body.len;
 
 	if (strncmp(c->req, "GET ", 4)) {
@@ -180,6 +157,13 @@ static void respond(struct dms_http *h, struct conn *c)
 	} else if (strncmp(c->req + 4, "/metrics ", 9) && strncmp(c->req + 4, "/metrics?", 9)) {
 		status = "404 Not Found";
 		body = "metrics are at /metrics\n";
+		len = strlen(body);
+	} else if (!h->have_body) {
+		/* a 200 with no series would count as a target up and empty */
+		status = "503 Service Unavailable";
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", DMS_HTTP_RETRY_AFTER_S);
+		extra = retry;
+		body = "no metrics yet: the first interval is not over\n";
 		len = strlen(body);
 	}
 	dms_buf_printf(&c->resp,
@@ -221,6 +205,106 @@ static void write_response(struct dms_http *h, struct conn *c)
 		end_conn(h, c, false);
 }
 
+/* A connection that has not sent its whole request head yet */
+static bool waiting(const struct conn *c)
+{
+	return c->fd >= 0 && !c->resp.len;
+}
+
+/*
+ * A scraper sends its request as soon as it is connected, so a connection
+ * still silent after DMS_HTTP_HEAD_MS is idle or hostile and gets no more
+ * of our time; a request gets DMS_HTTP_DEADLINE_MS for its whole answer.
+ */
+static uint64_t deadline(const struct conn *c)
+{
+	return c->since_ns + (c->resp.len ? DMS_HTTP_DEADLINE_MS : DMS_HTTP_HEAD_MS) *
+	       NSEC_PER_MSEC;
+}
+
+static struct conn *oldest_waiting(struct dms_http *h)
+{
+	struct conn *old = NULL;
+	int i;
+
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		if (waiting(&h->conns[i]) && (!old || h->conns[i].since_ns < old->since_ns))
+			old = &h->conns[i];
+	return old;
+}
+
+/*
+ * A slot for a new connection: a free one, else that of the oldest
+ * connection still waiting for its request, closed as a failure.  Idle
+ * connections, however many, then cannot keep a scrape out.
+ */
+static struct conn *make_room(struct dms_http *h)
+{
+	struct conn *c;
+	int i;
+
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
+		if (h->conns[i].fd < 0)
+			return &h->conns[i];
+	c = oldest_waiting(h);
+	if (c)
+		end_conn(h, c, true);
+	return c;
+}
+
+/*
+ * accept() failed: whether to try again at once.  Out of fds, that of the
+ * oldest connection waiting for its request is better spent on the new
+ * one.  Out of resources otherwise, back off for a while: the connection
+ * stays queued in the kernel, and the listeners are not polled
+ * meanwhile, so the loop does not spin on them.
+ */
+static bool accept_failed(struct dms_http *h, int err, uint64_t now)
+{
+	struct conn *c = NULL;
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;	/* nothing left to accept, or it went away */
+	if (err == EMFILE || err == ENFILE)
+		c = oldest_waiting(h);
+	if (c) {
+		end_conn(h, c, true);
+		return true;
+	}
+	h->no_accept_until_ns = now + DMS_HTTP_BACKOFF_MS * NSEC_PER_MSEC;
+	h->errors++;
+	return false;
+}
+
+/* At most a table's worth at a time: what is left waits for the next poll() */
+static void accept_all(struct dms_http *h, int lfd, uint64_t now)
+{
+	struct conn *c;
+	int i, fd;
+
+	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (accept_failed(h, errno, now))
+				continue;
+			return;
+		}
+		c = make_room(h);
+		if (!c) {
+			/* every slot is sending an answer */
+			close(fd);
+			h->errors++;
+			return;
+		}
+		c->fd = fd;
+		c->since_ns = now;
+		c->req_len = 0;
+		c->sent = 0;
+		/* the request often came with the connection: no more waiting */
+		read_request(h, c);
+	}
+}
+
 int dms_http_pollfds(struct dms_http *h, struct pollfd *fds, uint64_t now)
 {
 	int i, n = 0;
@@ -229,15 +313,18 @@ int dms_http_pollfds(struct dms_http *h, struct pollfd *fds, uint64_t now)
 	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++) {
 		struct conn *c = &h->conns[i];
 
-		if (c->fd < 0) {
-			room = true;
+		if (c->fd < 0 || waiting(c))
+			room = true;	/* free, or can be made free */
+		if (c->fd < 0)
 			continue;
-		}
 		fds[n] = (struct pollfd){ .fd = c->fd, .events = c->resp.len ? POLLOUT : POLLIN };
 		h->slot[n++] = i;
 	}
-	/* full, or out of fds: leave new connections queued in the kernel */
-	if (room && now >= h->no_accept_until_ns)
+	/* a back-off that is over must not stay the next thing to wake up for */
+	if (h->no_accept_until_ns && now >= h->no_accept_until_ns)
+		h->no_accept_until_ns = 0;
+	/* every slot answering, or out of fds: leave new connections queued */
+	if (room && !h->no_accept_until_ns)
 		for (i = 0; i < h->nlisten; i++) {
 			fds[n] = (struct pollfd){ .fd = h->listen_fd[i], .events = POLLIN };
 			h->slot[n++] = LISTENER(i);
@@ -267,7 +354,7 @@ void dms_http_serve(struct dms_http *h, const struct pollfd *fds, int n, uint64_
 			read_request(h, c);
 	}
 	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
-		if (h->conns[i].fd >= 0 && now >= h->conns[i].deadline_ns)
+		if (h->conns[i].fd >= 0 && now >= deadline(&h->conns[i]))
 			end_conn(h, &h->conns[i], true);
 }
 
@@ -279,8 +366,8 @@ uint64_t dms_http_next_ns(const struct dms_http *h)
 	if (h->no_accept_until_ns)
 		next = h->no_accept_until_ns;
 	for (i = 0; i < DMS_HTTP_MAX_CONNS; i++)
-		if (h->conns[i].fd >= 0 && h->conns[i].deadline_ns < next)
-			next = h->conns[i].deadline_ns;
+		if (h->conns[i].fd >= 0 && deadline(&h->conns[i]) < next)
+			next = deadline(&h->conns[i]);
 	return next;
 }
 

@@ -32,8 +32,22 @@ static struct watched {
 } watched[MAX_WATCHED];
 static int nwatched;
 
+/*
+ * What went wrong on the user side: the kind as metrics and JSON name it,
+ * and the footer's words
+ */
+#define USER_KINDS 4
+static const struct {
+	const char *kind, *json, *words;
+} user_kinds[USER_KINDS] = {
+	{ "user_map_reads", "user_map_reads", "failed map reads" },
+	{ "http", "http_errors", "HTTP errors" },
+	{ "textfile", "textfile_errors", "textfile errors" },
+	{ "counter_resets", "counter_resets", "counters that went backwards" },
+};
+
 /* the user-side error counts of the last interval, for the footer's deltas */
-static uint64_t prev_user[3];
+static uint64_t prev_user[USER_KINDS];
 
 static const char shared_usage[] =
 "Output:\n"
@@ -43,23 +57,26 @@ static const char shared_usage[] =
 "  -p, --prometheus=ADDR:PORT\n"
 "                       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                       (\":9464\" listens on every IPv4 and IPv6 address)\n"
-"  -t, --textfile=PATH  write the metrics to PATH at each interval for the\n"
-"                       node_exporter textfile collector (atomic rename;\n"
-"                       removed at exit)\n"
+"  -t, --textfile=PATH  write the metrics to PATH, a *.prom file, at each\n"
+"                       interval for the node_exporter textfile collector\n"
+"                       (atomic rename; one writer; removed at exit)\n"
 "  -q, --quiet          no table (with --prometheus or --textfile)\n"
 "How to observe:\n"
 "  -m, --mode=MODE      auto (default: the first that works of:%s)\n"
 "  -v, --verbose        say which hook serves what, and why a mode failed;\n"
 "                       -vv adds libbpf's messages\n"
-"      --hooks          print the hooks, what is attached and what cannot\n"
-"                       be seen, then exit\n"
+"      --hooks          print the modes and why each serves here or not,\n"
+"                       the hooks, what is attached and what cannot be\n"
+"                       seen, then exit\n"
 "      --version        print the version and exit\n"
 "  -h, --help           this help\n"
 "\n"
-"INTERVAL is in seconds (default 1, fractions allowed); COUNT stops after\n"
-"that many intervals (default: until interrupted).\n"
-"Exit status: 0 when done or interrupted (SIGINT, SIGTERM), 1 when the\n"
-"kernel side cannot be set up, 2 for a bad command line.\n";
+"INTERVAL is in seconds (default 1, at least 0.1, fractions allowed);\n"
+"COUNT stops after that many intervals (default: until interrupted).\n"
+"Exit status: 0 when done or stopped (SIGINT, SIGTERM, SIGHUP), 1 when the\n"
+"kernel side cannot be set up, 2 for a bad command line.  However it\n"
+"stops, the tool undoes what it changed in the kernel and removes its\n"
+"textfile.\n";
 
 enum { OPT_HOOKS = 0x100, OPT_VERSION };
 
@@ -131,6 +148,36 @@ static bool parse_shared(int c, const char *arg)
 	return true;
 }
 
+/*
+ * The option getopt() stopped at.  In a group such as "-bZ" it is the
+ * character (optopt), not the word argv[optind - 1]; a long option has
+ * no character.
+ */
+static const char *option_name(char **argv, int opt)
+{
+	static char name[3];
+	const char *word = argv[optind - 1];
+
+	if (opt > 0 && opt < 0x100 && strncmp(word, "--", 2)) {
+		snprintf(name, sizeof(name), "-%c", opt);
+		return name;
+	}
+	return word;
+}
+
+/* Options that cannot work together, refused alike in every tool */
+static void refuse_conflicts(void)
+{
+	bool sink = dms_run.listen_port || dms_run.textfile;
+
+	if (dms_run.hooks_only)
+		return;
+	if (dms_run.quiet && dms_run.json)
+		dms_fail(EXIT_USAGE, "--quiet and --json cannot be combined");
+	if (dms_run.quiet && !sink)
+		dms_fail(EXIT_USAGE, "--quiet needs --prometheus or --textfile (it would show nothing)");
+}
+
 static void parse_options(int argc, char **argv)
 {
 	struct option longopts[MAX_OPTS] = {};
@@ -149,43 +196,62 @@ static void parse_options(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == ':')
-			dms_fail(EXIT_USAGE, "option '%s' needs an argument (see --help)", argv[optind - 1]);
+			dms_fail(EXIT_USAGE, "option '%s' needs an argument (see --help)",
+				 option_name(argv, optopt));
 		if (c == '?')
-			dms_fail(EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+			dms_fail(EXIT_USAGE, "unknown option '%s' (see --help)", option_name(argv, optopt));
 		if (!parse_shared(c, optarg))
 			tool->parse_opt(c, optarg);
 	}
 	if (optind < argc && !dms_parse_interval(argv[optind], &dms_run.interval_s))
-		dms_fail(EXIT_USAGE, "the interval must be a positive number of seconds (at most a day), not '%s'", argv[optind]);
+		dms_fail(EXIT_USAGE, "the interval must be a number of seconds from %.1f to %d (such as 1 or 0.5), not '%s'",
+			 MIN_INTERVAL_S, MAX_INTERVAL_S, argv[optind]);
 	if (optind + 1 < argc && !dms_parse_count(argv[optind + 1], &dms_run.count))
 		dms_fail(EXIT_USAGE, "the count must be a positive integer, not '%s'", argv[optind + 1]);
 	if (optind + 2 < argc)
 		dms_fail(EXIT_USAGE, "too many arguments: '%s' (see --help)", argv[optind + 2]);
+	refuse_conflicts();
 	if (!isatty(STDOUT_FILENO))
 		dms_run.batch = true;
 }
 
 /* ---- health ---- */
 
-static const char *const user_names[] = { "user_map_reads", "http", "textfile" };
-
-static void user_errors(uint64_t v[3])
+static void user_errors(uint64_t v[USER_KINDS])
 {
 	v[0] = dms_run.map_read_errors;
 	v[1] = dms_http_errors(dms_run.http);
 	v[2] = dms_run.textfile_errors;
+	v[3] = dms_run.counter_resets;
 }
 
 static void read_health(void)
 {
 	uint64_t before[DMS_LOST_MAX];
-	int k;
 
 	memcpy(before, dms_run.lost, sizeof(before));
-	if (!dms_read_lost(dms_run.bpf.obj, dms_run.lost))
+	if (!dms_read_lost(dms_run.bpf.obj, dms_run.lost)) {
+		/* a failed read is no counter going backwards */
+		memcpy(dms_run.lost, before, sizeof(before));
 		dms_run.map_read_errors++;
-	for (k = 0; k < DMS_LOST_MAX; k++)
-		dms_run.lost_delta[k] = dms_run.lost[k] - before[k];
+	}
+	dms_sub_u64s(dms_run.lost_delta, dms_run.lost, before, DMS_LOST_MAX);
+}
+
+uint64_t dms_delta(uint64_t now, uint64_t before)
+{
+	if (now >= before)
+		return now - before;
+	dms_run.counter_resets++;
+	return 0;
+}
+
+void dms_sub_u64s(uint64_t *out, const uint64_t *now, const uint64_t *before, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i] = dms_delta(now[i], before[i]);
 }
 
 double dms_rate(uint64_t n)
@@ -196,7 +262,7 @@ double dms_rate(uint64_t n)
 /* Only when something was lost in this interval, with its rate */
 static void footer(struct dms_buf *b)
 {
-	uint64_t user[3];
+	uint64_t user[USER_KINDS];
 	size_t start = b->len;
 	int k;
 
@@ -206,31 +272,41 @@ static void footer(struct dms_buf *b)
 				       (unsigned long long)dms_run.lost_delta[k],
 				       tool->lost_names[k], dms_rate(dms_run.lost_delta[k]));
 	user_errors(user);
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < USER_KINDS; k++)
 		if (user[k] != prev_user[k])
-			dms_buf_printf(b, "%s %llu %s errors", b->len == start ? "lost:" : ",",
-				       (unsigned long long)(user[k] - prev_user[k]), user_names[k]);
+			dms_buf_printf(b, "%s %llu %s", b->len == start ? "lost:" : ",",
+				       (unsigned long long)(user[k] - prev_user[k]), user_kinds[k].words);
 	if (b->len != start)
 		dms_buf_printf(b, "\n");
 }
 
+/* A hook detached after it did its work is attached no more */
+static bool hook_attached_now(int k)
+{
+	return dms_run.bpf.attached[k] && !dms_run.bpf.done[k];
+}
+
 static void json_health(struct dms_json *j)
 {
-	uint64_t user[3];
+	uint64_t user[USER_KINDS];
 	int k;
 
 	user_errors(user);
 	dms_json_object(j, "lost");
 	for (k = 0; k < tool->nlost; k++)
 		dms_json_u64(j, tool->lost_names[k], dms_run.lost[k]);
-	dms_json_u64(j, "user_map_reads", user[0]);
-	dms_json_u64(j, "http_errors", user[1]);
-	dms_json_u64(j, "textfile_errors", user[2]);
+	for (k = 0; k < USER_KINDS; k++)
+		dms_json_u64(j, user_kinds[k].json, user[k]);
 	dms_json_end_object(j);
 	dms_json_object(j, "hooks");
 	for (k = 0; k < dms_run.bpf.nhooks; k++)
-		dms_json_bool(j, dms_run.bpf.hooks[k]->name, dms_run.bpf.attached[k]);
+		dms_json_bool(j, dms_run.bpf.hooks[k]->name, hook_attached_now(k));
 	dms_json_end_object(j);
+	dms_json_array(j, "hooks_done");
+	for (k = 0; k < dms_run.bpf.nhooks; k++)
+		if (dms_run.bpf.done[k])
+			dms_json_str(j, NULL, dms_run.bpf.hooks[k]->name);
+	dms_json_end_array(j);
 }
 
 static void metric_name(char *buf, size_t len, const char *name)
@@ -240,24 +316,37 @@ static void metric_name(char *buf, size_t len, const char *name)
 
 static void metrics_health(struct dms_prom *p)
 {
-	static char info[64], hooks[64], lost[64];
+	static char info[64], hooks[64], done[64], lost[64];
 	struct dms_labels l = {};
-	uint64_t user[3];
+	uint64_t user[USER_KINDS];
 	int k;
 
 	metric_name(info, sizeof(info), "info");
 	metric_name(hooks, sizeof(hooks), "hook_attached");
+	metric_name(done, sizeof(done), "hook_done");
 	metric_name(lost, sizeof(lost), "lost_total");
 	dms_prom_family(p, info, "gauge", "1, labelled with the way the tool observes the kernel");
 	dms_label(&l, "mode", dms_run.bpf.mode->name);
 	dms_label(&l, "version", DMASCOPE_VERSION);
 	dms_prom_u64(p, &l, 1);
-	dms_prom_family(p, hooks, "gauge", "1 for each hook attached, 0 for one that could not be");
+	dms_prom_family(p, hooks, "gauge",
+			"1 for each hook attached, 0 for one that could not be (hooks detached after their work: hook_done)");
 	for (k = 0; k < dms_run.bpf.nhooks; k++) {
 		struct dms_labels h = {};
 
+		if (dms_run.bpf.done[k])
+			continue;
 		dms_label(&h, "hook", dms_run.bpf.hooks[k]->name);
 		dms_prom_u64(p, &h, dms_run.bpf.attached[k]);
+	}
+	dms_prom_family(p, done, "gauge", "1 for each hook detached after it did its work");
+	for (k = 0; k < dms_run.bpf.nhooks; k++) {
+		struct dms_labels h = {};
+
+		if (!dms_run.bpf.done[k])
+			continue;
+		dms_label(&h, "hook", dms_run.bpf.hooks[k]->name);
+		dms_prom_u64(p, &h, 1);
 	}
 	dms_prom_family(p, lost, "counter", "Events or reads the tool could not record, by kind");
 	for (k = 0; k < tool->nlost; k++) {
@@ -267,10 +356,10 @@ static void metrics_health(struct dms_prom *p)
 		dms_prom_u64(p, &h, dms_run.lost[k]);
 	}
 	user_errors(user);
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < USER_KINDS; k++) {
 		struct dms_labels h = {};
 
-		dms_label(&h, "kind", user_names[k]);
+		dms_label(&h, "kind", user_kinds[k].kind);
 		dms_prom_u64(p, &h, user[k]);
 	}
 }
@@ -294,8 +383,9 @@ static void render_metrics(void)
 	metrics_health(&p);
 	if (dms_run.http)
 		dms_http_set_body(dms_run.http, metrics_text.data, metrics_text.len);
-	if (dms_run.textfile &&
-	    !dms_textfile_write(dms_run.textfile, metrics_text.data, metrics_text.len))
+	/* a textfile written as the tool stops would only be removed again */
+	if (dms_run.textfile && !dms_stopping() &&
+	    !dms_textfile_write(metrics_text.data, metrics_text.len))
 		dms_run.textfile_errors++;
 }
 
@@ -408,7 +498,7 @@ static void setup_outputs(void)
 {
 	char err[512];
 
-	if (dms_run.textfile && !dms_textfile_check(dms_run.textfile, err, sizeof(err)))
+	if (dms_run.textfile && !dms_textfile_open(dms_run.textfile, err, sizeof(err)))
 		dms_fail(EXIT_USAGE, "%s", err);
 	if (dms_run.listen_port) {
 		dms_run.http = dms_http_listen(dms_run.listen_host, dms_run.listen_port, err,
@@ -441,8 +531,7 @@ static void finish(void)
 	dms_ladder_detach(&dms_run.bpf);
 	tool->close();
 	dms_http_close(dms_run.http);
-	if (dms_run.textfile)
-		dms_textfile_remove(dms_run.textfile);
+	dms_textfile_close();
 	dms_buf_free(&out);
 	dms_buf_free(&metrics_text);
 }
@@ -462,8 +551,13 @@ int dms_main(const struct dms_tool *t, int argc, char **argv)
 		problem = dms_btf_problem();
 	if (problem)
 		dms_fail(EXIT_RUNTIME, "%s", problem);
-	if (tool->check)
-		tool->check();
+	problem = tool->unserved ? tool->unserved() : NULL;
+	if (problem && dms_run.hooks_only) {
+		dms_modes_print(stdout, tool->modes, problem);
+		return EXIT_RUNTIME;
+	}
+	if (problem)
+		dms_fail(EXIT_RUNTIME, "%s", problem);
 	dms_info("checked the machine");
 	if (!dms_run.hooks_only)
 		setup_outputs();

@@ -101,8 +101,11 @@ struct dms_tool {
 	int (*load)(void);		/* the skeleton's X__load() */
 	void (*close)(void);
 
-	/* before the BPF side: can this machine be served?  (or NULL) */
-	void (*check)(void);
+	/*
+	 * before the BPF side: why this machine cannot be served at all, or
+	 * NULL (or no function)
+	 */
+	const char *(*unserved)(void);
 	/* after attaching, before the first collect() (or NULL) */
 	void (*started)(void);
 	void (*collect)(void);
@@ -137,6 +140,7 @@ struct dms_run {
 	uint64_t lost_delta[DMS_LOST_MAX];
 	uint64_t map_read_errors;	/* cumulative; tools add theirs */
 	uint64_t textfile_errors;
+	uint64_t counter_resets;	/* deltas that would have gone negative */
 	struct dms_http *http;
 };
 
@@ -146,9 +150,18 @@ extern struct dms_run dms_run;
 void dms_watch_fd(int fd, void (*fn)(void *ctx), void *ctx);
 /*
  * Serve the watched fds and the HTTP server until the monotonic deadline;
- * false at once when SIGINT or SIGTERM asked to stop.
+ * false at once when SIGINT, SIGTERM or SIGHUP asked to stop.
  */
 bool dms_wait_until(uint64_t deadline_ns);
+/*
+ * now - before for a counter that only grows.  One that went backwards
+ * (a reset, or a read that caught CPUs at different moments) gives 0,
+ * never a wrapped 1.8e19, and is counted in counter_resets; the next
+ * delta starts from the new value.
+ */
+uint64_t dms_delta(uint64_t now, uint64_t before);
+/* dms_delta() of n counters */
+void dms_sub_u64s(uint64_t *out, const uint64_t *now, const uint64_t *before, size_t n);
 /* Per second over the interval just ended */
 double dms_rate(uint64_t n);
 /* Whether the ladder settled on this mode */
