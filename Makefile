@@ -16,6 +16,9 @@
 #                   [LAB_APPEND=]      run CMD as root in the lab kernel
 #   make fresh-check   the README's commands on a fresh Debian 12 root
 #                   (debootstrap), as a new user runs them (root; not in CI)
+#   make install    [PREFIX=/usr/local] [DESTDIR=] the tools, man pages,
+#                   dashboards and systemd units
+#   make deb        dmascope-tools_VERSION_amd64.deb in .output/
 #   make clean      remove the tools' build output (not the kernel cache)
 
 # Settings given on the command line reach the scripts through the
@@ -28,7 +31,8 @@ export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASC
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
 export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS REV
 
-.PHONY: all test-progs deps kernel module lab check demo bench bench-compare fresh-check clean
+.PHONY: all test-progs deps kernel module lab check demo bench bench-compare fresh-check clean \
+	install deb
 
 OUTPUT := .output
 TOOLS := iovatop swiotlbstat
@@ -41,7 +45,9 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -Wno-missing-field-initializers -I$(OUTPUT) -Ibpf -Itools/lib \
 	-DDMASCOPE_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INCLUDE) -Ibpf
-LDLIBS := -lbpf -lelf -lz -lm
+# libbpf, libelf and zlib linked in: one file that runs on any x86-64 host
+# with BTF and glibc, whatever libbpf it has or lacks (CO-RE's point)
+LDLIBS := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -lm
 LIB_SRCS := $(wildcard tools/lib/*.c)
 LIB_OBJS := $(patsubst tools/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 
@@ -65,8 +71,9 @@ $(OUTPUT)/libdmascope.a: $(LIB_OBJS)
 $(OUTPUT)/%.o: tools/%.c $(OUTPUT)/%.skel.h bpf/%.h tools/lib/*.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libdmascope.a
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+# relinked when the Makefile changes: LDLIBS decides what is linked in
+$(OUTPUT)/%: $(OUTPUT)/%.o $(OUTPUT)/libdmascope.a Makefile
+	$(CC) $(CFLAGS) $(filter-out Makefile,$^) $(LDLIBS) -o $@
 
 # Programs only the tests use (tests/tpbtf: a tp_btf consumer of the
 # swiotlb:* events); tests/check builds them.
@@ -110,6 +117,43 @@ bench-compare: deps
 
 fresh-check: deps
 	@tests/fresh/run
+
+# ---- installing ----
+
+PREFIX ?= /usr/local
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man/man8
+DATADIR = $(PREFIX)/share/dmascope
+# systemd looks for units of the system under /usr/lib, of the admin under /etc
+ifeq ($(PREFIX),/usr)
+UNITDIR = /usr/lib/systemd/system
+else
+UNITDIR = /etc/systemd/system
+endif
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DATADIR)/dashboards/rules \
+		$(DESTDIR)$(DATADIR)/dashboards/provisioning/dashboards \
+		$(DESTDIR)$(DATADIR)/dashboards/provisioning/datasources
+	install -m 0755 $(addprefix $(OUTPUT)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)/
+	for t in $(TOOLS); do gzip -9n <tools/$$t.8 >$(DESTDIR)$(MANDIR)/$$t.8.gz; done
+	chmod 0644 $(DESTDIR)$(MANDIR)/*.8.gz
+	install -m 0644 dashboards/*.json dashboards/README.md $(DESTDIR)$(DATADIR)/dashboards/
+	install -m 0644 dashboards/rules/*.yml $(DESTDIR)$(DATADIR)/dashboards/rules/
+	for d in dashboards datasources; do \
+		install -m 0644 dashboards/provisioning/$$d/*.yaml \
+			$(DESTDIR)$(DATADIR)/dashboards/provisioning/$$d/; \
+	done
+	# run by perf script -s, not on its own
+	install -m 0644 tools/dmascope-report.py $(DESTDIR)$(DATADIR)/
+	for u in dist/systemd/*.service.in; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in); \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in); \
+	done
+
+deb: all
+	@dist/mkdeb $(OUTPUT) '$(VERSION)'
 
 clean:
 	rm -rf .output
