@@ -107,9 +107,14 @@ struct device_driver {
 
 struct io_tlb_mem;
 
+struct device_dma_parameters {
+	unsigned int min_align_mask;
+} __core;
+
 struct device {
 	struct kobject kobj;
 	struct device_driver *driver;
+	struct device_dma_parameters *dma_parms;
 	struct io_tlb_mem *dma_io_tlb_mem;	/* CONFIG_SWIOTLB */
 } __core;
 

@@ -40,6 +40,24 @@ __u32 walk_zero;
 
 struct swiotlb_state state;
 
+/*
+ * Slots in use, followed through the maps and unmaps themselves, and the
+ * highest value it reached: an exact high-water where the kernel keeps
+ * none (before 6.4), which reads at the intervals miss.  User space sets
+ * slots_in_use to the pools' use before attaching; a mapping made before
+ * that and unmapped later is taken off by its size.
+ */
+__s64 slots_in_use;
+__s64 slots_peak;
+
+/* fentry mode: the slots each live mapping took, by its bounce buffer address */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SWIOTLBSTAT_MAX_LIVE);
+	__type(key, u64);
+	__type(value, u32);
+} live SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -243,6 +261,67 @@ static void count_failure(struct device *dev, u64 size)
 		d->largest_failure = size;
 }
 
+/* Raise the peak to in_use unless another CPU raised it higher meanwhile */
+static void raise_peak(__s64 in_use)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__s64 peak = slots_peak;
+
+		if (in_use <= peak ||
+		    __sync_val_compare_and_swap(&slots_peak, peak, in_use) == peak)
+			return;
+	}
+}
+
+static void slots_taken(u32 n)
+{
+	raise_peak(__sync_add_and_fetch(&slots_in_use, n));
+}
+
+static void slots_given_back(u32 n)
+{
+	__sync_fetch_and_sub(&slots_in_use, n);
+}
+
+/*
+ * The slots a map of size bytes at orig_addr takes, as 6.1's
+ * swiotlb_tbl_map_single() counts them: the device's minimum alignment
+ * keeps the low bits of the address, within one slot
+ */
+static u32 slots_of(struct device *dev, u64 orig_addr, u64 size)
+{
+	struct device_dma_parameters *parms = BPF_CORE_READ(dev, dma_parms);
+	u64 mask = parms ? BPF_CORE_READ(parms, min_align_mask) : 0;
+	u64 offset = orig_addr & mask & (SWIOTLBSTAT_SLOT_SIZE - 1);
+
+	return (size + offset + SWIOTLBSTAT_SLOT_SIZE - 1) / SWIOTLBSTAT_SLOT_SIZE;
+}
+
+static void mapping_made(struct device *dev, u64 tlb_addr, u64 orig_addr, u64 size)
+{
+	u32 n = slots_of(dev, orig_addr, size);
+
+	if (bpf_map_update_elem(&live, &tlb_addr, &n, BPF_ANY))
+		dms_count_lost(LOST_LIVE_FULL);
+	else
+		slots_taken(n);
+}
+
+static void mapping_gone(struct device *dev, u64 tlb_addr, u64 size)
+{
+	u32 *n = bpf_map_lookup_elem(&live, &tlb_addr);
+
+	if (!n) {
+		/* made before swiotlbstat started: counted in the baseline */
+		slots_given_back(slots_of(dev, tlb_addr, size));
+		return;
+	}
+	slots_given_back(*n);
+	bpf_map_delete_elem(&live, &tlb_addr);
+}
+
 static u32 pool_kind(unsigned int kind)
 {
 	if (kind == bpf_core_enum_value(enum swiotlb_pool_kind, SWIOTLB_POOL_DYNAMIC))
@@ -261,15 +340,18 @@ int BPF_PROG(tp_slot_alloc, struct device *dev, struct io_tlb_pool *pool,
 	struct swiotlb_counters *c = global();
 
 	count_map(dev, 0);
+	slots_taken(nslots);
 	if (c && crossed)
 		c->crossed++;
 	return 0;
 }
 
 SEC("tp_btf/swiotlb_slot_release")
-int BPF_PROG(tp_slot_release, struct device *dev)
+int BPF_PROG(tp_slot_release, struct device *dev, struct io_tlb_pool *pool,
+	     unsigned int area, unsigned int index, unsigned int nslots)
 {
 	count_unmap(dev);
+	slots_given_back(nslots);
 	return 0;
 }
 
@@ -421,7 +503,8 @@ static void count_latency(struct swiotlb_counters *c)
 	c->latency_ns += ns;
 }
 
-static __always_inline void map_ended(void *ctx, struct device *dev, u64 size, u64 dir)
+static __always_inline void map_ended(void *ctx, struct device *dev, u64 orig_addr, u64 size,
+				      u64 dir)
 {
 	struct swiotlb_counters *c = global();
 	struct device_counters *d;
@@ -438,8 +521,10 @@ static __always_inline void map_ended(void *ctx, struct device *dev, u64 size, u
 			count_failure(dev, size);
 		return;
 	}
-	if (count_maps)
+	if (count_maps) {
 		count_map(dev, size);
+		mapping_made(dev, ret, orig_addr, size);
+	}
 	c->map_bytes += size;
 	/* in a register: the 6.1 verifier loses the bound of a reload */
 	barrier_var(dir);
@@ -462,10 +547,13 @@ int BPF_PROG(fentry_map)
 SEC("fexit/swiotlb_tbl_map_single")
 int BPF_PROG(fexit_map, struct device *dev, u64 orig_addr, u64 size)
 {
-	u64 dir = 0;
+	u64 dir = 0, alloc_size = size;
 
+	/* the slots are taken for alloc_size, where there is one */
+	if (bpf_get_func_arg_cnt(ctx) == 7)
+		bpf_get_func_arg(ctx, 3, &alloc_size);
 	bpf_get_func_arg(ctx, bpf_get_func_arg_cnt(ctx) == 7 ? 5 : 4, &dir);
-	map_ended(ctx, dev, size, dir);
+	map_ended(ctx, dev, orig_addr, alloc_size, dir);
 	return 0;
 }
 
@@ -485,22 +573,25 @@ int BPF_PROG(fentry_swiotlb_map)
 SEC("fexit/swiotlb_map")
 int BPF_PROG(fexit_swiotlb_map, struct device *dev, u64 paddr, u64 size, u64 dir)
 {
-	map_ended(ctx, dev, size, dir);
+	/* returns the bounce buffer's DMA address: its physical one on x86 */
+	map_ended(ctx, dev, paddr, size, dir);
 	return 0;
 }
 
 /* fentry mode: unmaps (6.1 to 6.9, then the function behind an inline) */
 SEC("fentry/swiotlb_tbl_unmap_single")
-int BPF_PROG(fentry_unmap, struct device *dev)
+int BPF_PROG(fentry_unmap, struct device *dev, u64 tlb_addr, u64 size)
 {
 	count_unmap(dev);
+	mapping_gone(dev, tlb_addr, size);
 	return 0;
 }
 
 SEC("fentry/__swiotlb_tbl_unmap_single")
-int BPF_PROG(fentry_unmap_pool, struct device *dev)
+int BPF_PROG(fentry_unmap_pool, struct device *dev, u64 tlb_addr, u64 size)
 {
 	count_unmap(dev);
+	mapping_gone(dev, tlb_addr, size);
 	return 0;
 }
 

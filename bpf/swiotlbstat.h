@@ -16,6 +16,7 @@
 #define SWIOTLBSTAT_SLOT_SIZE	2048	/* IO_TLB_SIZE: 1 << IO_TLB_SHIFT */
 #define SWIOTLBSTAT_DEPTH	4	/* nested maps per CPU (interrupts); a power of 2 */
 #define SWIOTLBSTAT_MAX_AREAS	16384	/* area locks watched (of every pool) */
+#define SWIOTLBSTAT_MAX_LIVE	32768	/* mappings in flight followed (fentry mode) */
 
 enum swiotlbstat_kind {
 	KIND_DEFAULT,
@@ -55,6 +56,7 @@ enum swiotlbstat_lost {
 	LOST_UNPAIRED,		/* a map's end without its start */
 	LOST_NESTED,		/* an insert nested in another on its CPU (EBUSY) */
 	LOST_LOCKS_FULL,	/* an area lock did not fit the area_locks map */
+	LOST_LIVE_FULL,		/* a mapping did not fit the live map: in-use too low */
 	LOST_KINDS,
 };
 

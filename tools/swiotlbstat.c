@@ -66,7 +66,8 @@ static const char usage_text[] =
 static const char *const kind_names[KINDS] = { "default", "dynamic", "transient" };
 static const char *const dir_names[DIRS] = { "bidirectional", "to_device", "from_device" };
 static const char *const lost_names[LOST_KINDS] = {
-	"devices_full", "pools_full", "reads", "walk", "unpaired", "nested", "locks_full" };
+	"devices_full", "pools_full", "reads", "walk", "unpaired", "nested", "locks_full",
+	"live_full" };
 
 enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
 static enum view view;
@@ -83,7 +84,8 @@ static struct snap {
 	struct swiotlbstat_bpf *skel;
 	struct swiotlb_counters total, prev, delta;
 	struct swiotlb_state st;
-	uint64_t hiwater;	/* the kernel's, else the highest used seen */
+	uint64_t hiwater;	/* the kernel's, else the events', else the highest seen */
+	uint64_t events_peak;	/* slots in use at most, from maps and unmaps */
 	uint64_t lat_p50_ns, lat_p99_ns;	/* bucket upper bounds, 0: no maps */
 	struct dev *devs;
 	int ndevs, cap_devs;
@@ -189,7 +191,6 @@ static const struct dms_hook base_hooks[] = {
 static const char *const fentry_blind[] = {
 	"pools added and removed, their kind and allocation time: needs swiotlb_pool_add/remove",
 	"slots taken from another CPU's area: needs swiotlb_slot_alloc",
-	"high-water between two reads, unless the kernel keeps io_tlb_used_hiwater (6.4+ with debugfs)",
 	NULL
 };
 
@@ -245,9 +246,29 @@ static struct bpf_object *open_bpf(const struct dms_mode *mode)
 	return s.skel->obj;
 }
 
+/*
+ * Where the slots followed through maps and unmaps start from: the pools'
+ * use, read before anything is attached
+ */
+static void set_baseline(void)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct bpf_program *snapshot = s.skel->progs.snapshot;
+
+	if (bpf_program__fd(snapshot) < 0 ||
+	    bpf_prog_test_run_opts(bpf_program__fd(snapshot), &opts))
+		return;
+	s.skel->bss->slots_in_use = s.skel->bss->state.used;
+	s.skel->bss->slots_peak = s.skel->bss->state.used;
+}
+
 static int load_bpf(void)
 {
-	return swiotlbstat_bpf__load(s.skel);
+	int err = swiotlbstat_bpf__load(s.skel);
+
+	if (!err)
+		set_baseline();
+	return err;
 }
 
 static void close_bpf(void)
@@ -316,6 +337,19 @@ static bool have_lock_waits(void)
 	return dms_prog_attached("contention_begin");
 }
 
+/* Every map and every unmap seen, with its slots: an exact high-water */
+static bool have_events_peak(void)
+{
+	return dms_mode_is("tracepoint") || (dms_mode_is("fentry") && have_unmaps());
+}
+
+static const char *hiwater_source(void)
+{
+	if (s.st.has_hiwater)
+		return "kernel";
+	return have_events_peak() ? "events" : "sampled";
+}
+
 static void run_snapshot(void)
 {
 	dms_run_prog(s.skel->progs.snapshot);
@@ -381,7 +415,9 @@ static void hooks_note(FILE *f)
 	else
 		fprintf(f, "io_tlb_default_mem: not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'\n");
 	if (s.st.mem && !s.st.has_hiwater)
-		fprintf(f, "high-water: the kernel keeps none; the highest used slots seen at the intervals\n");
+		fprintf(f, "high-water: the kernel keeps none; %s\n", have_events_peak() ?
+			"followed through every map and unmap since swiotlbstat started" :
+			"the highest used slots seen at the intervals (this mode sees no unmaps)");
 }
 
 static void started(void)
@@ -567,10 +603,15 @@ static void collect(void)
 		d->delta.largest_failure = d->total.largest_failure;
 		d->prev = d->total;
 	}
+	if (have_events_peak() && s.skel->bss->slots_peak > 0)
+		s.events_peak = s.skel->bss->slots_peak;
 	if (s.st.has_hiwater)
 		s.hiwater = s.st.hiwater;
 	else if (s.st.used > s.hiwater)
 		s.hiwater = s.st.used;
+	/* the reads at the intervals are a floor the events never stay under */
+	if (!s.st.has_hiwater && s.events_peak > s.hiwater)
+		s.hiwater = s.events_peak;
 	s.lat_p50_ns = quantile_ns(s.delta.latency, 0.50);
 	s.lat_p99_ns = quantile_ns(s.delta.latency, 0.99);
 	observe();
@@ -775,7 +816,9 @@ static void json(struct dms_json *j)
 		dms_json_u64(j, "total_slots", s.st.nslabs);
 		dms_json_u64(j, "used_slots", s.st.used);
 		dms_json_u64(j, "hiwater_slots", s.hiwater);
-		dms_json_str(j, "hiwater_source", s.st.has_hiwater ? "kernel" : "sampled");
+		dms_json_str(j, "hiwater_source", hiwater_source());
+		if (have_events_peak())
+			dms_json_u64(j, "events_hiwater_slots", s.events_peak);
 		if (s.st.has_transient)
 			dms_json_u64(j, "transient_slots", s.st.transient_nslabs);
 	}
@@ -841,6 +884,7 @@ static void prom_kinds(struct dms_prom *p, const char *name, const char *help,
 
 static void metrics_state(struct dms_prom *p)
 {
+	struct dms_labels src = {};
 	__u64 pools[KINDS];
 	int k;
 
@@ -848,7 +892,10 @@ static void metrics_state(struct dms_prom *p)
 		return;
 	prom_bytes(p, PROM("total_bytes"), "Bounce buffer memory of all pools but the transient ones (io_tlb_nslabs)", s.st.nslabs);
 	prom_bytes(p, PROM("used_bytes"), "Bounce buffer memory in use (io_tlb_used)", s.st.used);
-	prom_bytes(p, PROM("used_hiwater_bytes"), "Highest use: the kernel's io_tlb_used_hiwater, or the highest seen", s.hiwater);
+	dms_prom_family(p, PROM("used_hiwater_bytes"), "gauge",
+			"Highest use: the kernel's io_tlb_used_hiwater, else followed through maps and unmaps (events), else the highest read (sampled)");
+	dms_label(&src, "source", hiwater_source());
+	dms_prom_u64(p, &src, s.hiwater * SWIOTLBSTAT_SLOT_SIZE);
 	if (s.st.has_transient)
 		prom_bytes(p, PROM("transient_bytes"), "Memory of transient pools", s.st.transient_nslabs);
 	for (k = 0; k < KINDS; k++)
@@ -1077,6 +1124,15 @@ static void advice_compute(struct advice *a)
 		a->cvm_bytes = 1ULL << 30;
 }
 
+static const char *hiwater_words(void)
+{
+	if (s.st.has_hiwater)
+		return "the kernel's, since boot or its last reset";
+	if (have_events_peak())
+		return "followed through every map and unmap since swiotlbstat started";
+	return "the highest seen at the intervals: a lower bound, this mode sees no unmaps";
+}
+
 static void advice_text(struct dms_buf *b, const struct advice *a)
 {
 	int i;
@@ -1085,8 +1141,7 @@ static void advice_text(struct dms_buf *b, const struct advice *a)
 		       dms_run.bpf.mode->name);
 	dms_buf_printf(b, "  swiotlb=%-20llu a fixed pool of %.2f MiB: high-water %llu slots (%.2f MiB, %s)",
 		       (unsigned long long)a->fixed, mib(a->fixed), (unsigned long long)a->hiwater,
-		       mib(a->hiwater), s.st.has_hiwater ? "the kernel's, since boot or its last reset" :
-		       "the highest seen at the intervals");
+		       mib(a->hiwater), hiwater_words());
 	if (a->failures)
 		dms_buf_printf(b, ", raised to the largest total seen, %.2f MiB, plus the largest failed mapping, %llu bytes, as %llu maps failed",
 			       mib(obs.peak_total), (unsigned long long)a->largest_failure,
@@ -1129,7 +1184,7 @@ static void advice_json(struct dms_buf *b, const struct advice *a)
 	}
 	dms_json_object(&j, "evidence");
 	dms_json_u64(&j, "hiwater_slots", a->hiwater);
-	dms_json_str(&j, "hiwater_source", s.st.has_hiwater ? "kernel" : "sampled");
+	dms_json_str(&j, "hiwater_source", hiwater_source());
 	dms_json_u64(&j, "largest_map_bytes", a->largest_map);
 	dms_json_u64(&j, "map_failures", a->failures);
 	dms_json_u64(&j, "largest_failure_bytes", a->largest_failure);
