@@ -14,6 +14,15 @@ work=$(mktemp -d)
 mkfifo "$work/fifo"
 trap 'pkill -KILL -f "$IOVATOP"; rm -rf "$work"' EXIT
 
+# wait_nonempty FILE: up to 30 s for the first output of a tool
+wait_nonempty() {
+	for _ in $(seq 300); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # expect_usage NAME STATUS PATTERN ARGS...: one line on stderr, matching
 expect_error() {
 	local name=$1 want=$2 pattern=$3 rc lines
@@ -141,18 +150,36 @@ iovatop_links() {
 	bpftool link show 2>/dev/null | grep -cE 'tracing|raw_tracepoint'
 }
 
+# What iovatop changed that outlives its file descriptors, as one line:
+# the iova.stats switch, its textfile and lock file, anything pinned
+iovatop_traces() {
+	local stats=none
+	[ -r "$IOVA_PARAMS/stats" ] && stats=$(cat "$IOVA_PARAMS/stats")
+	echo "stats=$stats textfile=$(ls -A "$work/sigdir" | tr '\n' ,)" \
+		"pinned=$(find /sys/fs/bpf -mindepth 1 2>/dev/null | wc -l)"
+}
+
 test_signals() {
-	local base pid sig
+	local base pid sig before
 	base=$(iovatop_links)
+	mkdir -p "$work/sigdir"
+	[ ! -w "$IOVA_PARAMS/stats" ] || echo 0 >"$IOVA_PARAMS/stats"
+	before=$(iovatop_traces)
 	for sig in INT TERM HUP; do
 		# attached once it reported (a fixed sleep raced a slow start-up)
-		start_iovatop "$work/sig" -j 0.2
+		start_iovatop "$work/sig" -j -t "$work/sigdir/iova.prom" 0.2
 		pid=$IOVATOP_PID
 		check "iovatop-attached-before-$sig" "no links while running" [ "$(iovatop_links)" -gt "$base" ]
+		# the kernel drops links with the process's fds, whatever the
+		# tool does: what the tool promises is the rest
+		check "iovatop-sig$sig-traces-while-running" "$(iovatop_traces)" \
+			[ "$(iovatop_traces)" != "$before" ]
 		kill -$sig $pid
 		wait $pid
 		expect_eq "iovatop-sig$sig-exit-0" 0 $? "exit status after SIG$sig"
 		expect_eq "iovatop-sig$sig-no-links-left" "$base" "$(iovatop_links)" "BPF links after SIG$sig"
+		expect_eq "iovatop-sig$sig-nothing-left" "$before" "$(iovatop_traces)" \
+			"iova.stats, textfile and lock, pinned objects after SIG$sig"
 	done
 	start_iovatop "$work/sig" -j 0.2
 	pid=$IOVATOP_PID
@@ -256,10 +283,7 @@ test_prometheus() {
 	"$IOVATOP" -q -p 127.0.0.1:9464 -t "$work/iova.prom" 0.5 >"$work/prom.out" 2>&1 &
 	pid=$!
 	# the first textfile says it is attached and reading
-	for _ in $(seq 300); do
-		[ -s "$work/iova.prom" ] && break
-		sleep 0.1
-	done
+	wait_nonempty "$work/iova.prom"
 	run_benchmark 1 1 >/dev/null
 	sleep 1
 	curl -s -o "$work/metrics" -w '%{http_code}' http://127.0.0.1:9464/metrics >"$work/code"
@@ -305,10 +329,7 @@ test_fentry_blind_absent() {
 	rm -f "$work/fentry.prom"
 	"$IOVATOP" -m fentry -q -t "$work/fentry.prom" 0.3 >/dev/null 2>"$work/fentry.err" &
 	pid=$!
-	for _ in $(seq 300); do
-		[ -s "$work/fentry.prom" ] && break
-		sleep 0.1
-	done
+	wait_nonempty "$work/fentry.prom"
 	run_benchmark 1 1 >/dev/null
 	sleep 1
 	cp "$work/fentry.prom" "$work/fentry.seen" 2>/dev/null
@@ -382,10 +403,7 @@ test_stats_switch() {
 	# the terminal closed: SIGHUP undoes all that SIGTERM does
 	"$IOVATOP" -q -t "$work/hup.prom" 0.2 >/dev/null 2>&1 &
 	a=$!
-	for _ in $(seq 300); do
-		[ -s "$work/hup.prom" ] && break
-		sleep 0.1
-	done
+	wait_nonempty "$work/hup.prom"
 	expect_eq iovatop-stats-on-before-sighup 1 "$(stats_param)" "iova.stats while running"
 	kill -HUP $a
 	wait $a
