@@ -1113,6 +1113,8 @@ static void advice_compute(struct advice *a)
 		distrust(a, "io_tlb_default_mem was not found: no high-water mark");
 	else if (!s.st.nslabs)
 		distrust(a, "this kernel allocated no bounce buffer pool: nothing was sized");
+	else if (!strcmp(hiwater_source(), "sampled"))
+		distrust(a, "the high-water was read at the intervals only (this mode sees no unmaps): a lower bound, peaks between reads are missed");
 	if (a->seconds < TRUST_SECONDS)
 		distrust(a, "observed for less than a minute: watch a busy period, the longer the better");
 	if (have_maps() && a->maps < TRUST_MAPS)

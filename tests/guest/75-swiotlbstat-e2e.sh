@@ -329,6 +329,23 @@ print(r.get("events_hiwater_slots", "none"), r.get("hiwater_slots", "none"), r.g
 	fi
 	expect_eq swiotlbstat-e2e-burst-gone "$before" "$(echo "$got" | awk '{ print $4 }')" \
 		"slots in use at the read after the burst"
+	[ -r "$D/io_tlb_used_hiwater" ] || test_sampled_advice
+}
+
+# The bounced mode sees no unmaps: where the kernel keeps no high-water
+# either, the advice rests on reads at the intervals and says that it is
+# a lower bound
+test_sampled_advice() {
+	local got
+	timeout 60 "$TOOL" -m bounced --json --advise-after 1 0.5 >"$work/sampled.json" 2>/dev/null
+	got=$(python3 -c '
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])][-1]["advice"]
+print(a["evidence"]["hiwater_source"], a["trusted"],
+      any("a lower bound" in why for why in a["untrusted_because"]))
+' "$work/sampled.json" 2>&1)
+	expect_eq swiotlbstat-e2e-sampled-advice-lower-bound "sampled False True" "$got" \
+		"bounced mode's advice: high-water source, trusted, says 'a lower bound'"
 }
 
 if [ "$KERNEL_VARIANT" = vanilla ]; then
