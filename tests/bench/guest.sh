@@ -21,12 +21,34 @@ fi
 out=$LAB_OUT/bench-$KERNEL_VARIANT-$round.json
 json=$(mktemp)
 
+# A number from a run that did not happen is worse than none: stop
+bench_fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# usage: start_measuring OUTPUT ARGS...: iovatop started, or the run stops
+start_measuring() {
+	start_iovatop "$@" ||
+		bench_fail "iovatop did not start ($*): $(head -c 300 "$1.err")"
+}
+
+# usage: stop_measuring PID: iovatop stopped cleanly, or the run stops
+stop_measuring() {
+	kill -INT "$1"
+	wait "$1" || bench_fail "iovatop exited with status $? (stderr: $(head -c 300 "$json".*.err 2>/dev/null))"
+}
+
 # average map and unmap latency (us) of one dma_map_benchmark run
 bench_once() {
-	run_benchmark 2 "$secs" | awk '
+	local got
+	got=$(run_benchmark 2 "$secs" | awk '
 		/average map latency/ { sub(/.*latency\(us\):/, ""); sub(/ .*/, ""); map = $0 }
 		/average unmap latency/ { sub(/.*latency\(us\):/, ""); sub(/ .*/, ""); unmap = $0 }
-		END { printf "%s %s\n", map, unmap }'
+		END { printf "%s %s\n", map, unmap }')
+	[[ $got =~ ^[0-9.]+\ [0-9.]+$ ]] ||
+		bench_fail "dma_map_benchmark gave no latencies ('$got'): did it run?"
+	echo "$got"
 }
 
 # iovatop starts (start_iovatop) and stops while the load is idle:
@@ -36,11 +58,10 @@ bench_once() {
 # One benchmark run with iovatop attached (default view, 1 s interval)
 bench_with_iovatop() {
 	local pid
-	start_iovatop "$json.top" -b 1
+	start_measuring "$json.top" -b 1
 	pid=$IOVATOP_PID
 	bench_once
-	kill -INT $pid
-	wait $pid
+	stop_measuring $pid
 }
 
 # What the caches of the iovaload domain hold now (iovatop reads it exactly)
@@ -58,15 +79,15 @@ rotation() {
 	local n=5000 pid t0
 	load_iovaload
 	iovaload create
-	start_iovatop "$json.rot" -j 0.5 -d private
+	start_measuring "$json.rot" -j 0.5 -d private
 	pid=$IOVATOP_PID
-	iovaload rotate n=$n order=0
+	iovaload rotate n=$n order=0 || bench_fail "iovaload rotate failed"
 	local rotate_ns
 	rotate_ns=$(iovaload_status last_ns)
+	[[ $rotate_ns =~ ^[1-9][0-9]*$ ]] || bench_fail "iovaload timed no rotation ('$rotate_ns')"
 	t0=$SECONDS
 	sleep 0.5
-	kill -INT $pid
-	wait $pid
+	stop_measuring $pid
 	/usr/bin/python3 - "$json.rot" $n "$rotate_ns" <<'PY' >"$json.rotation"
 import json, sys
 path, n, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -109,17 +130,19 @@ expect_counters_off() {
 # one-page IOVAs, 3000 times; all but the first round hit the caches.
 # iovaload times the command in the kernel: ns per alloc+free pair.
 hot_once() {
-	iovaload concurrent n=100 order=0 rounds=3000
-	echo "$(iovaload_status last_ns) / 300000" | bc -l
+	local ns
+	iovaload concurrent n=100 order=0 rounds=3000 || bench_fail "iovaload concurrent failed"
+	ns=$(iovaload_status last_ns)
+	[[ $ns =~ ^[1-9][0-9]*$ ]] || bench_fail "iovaload timed no concurrent run ('$ns')"
+	echo "$ns / 300000" | bc -l
 }
 
 hot_with_iovatop() {
 	local pid
-	start_iovatop "$json.top" -b 1
+	start_measuring "$json.top" -b 1
 	pid=$IOVATOP_PID
 	hot_once
-	kill -INT $pid
-	wait $pid
+	stop_measuring $pid
 }
 
 echo "# bench on $KERNEL_VARIANT: the cache fast path without and with iovatop"

@@ -31,3 +31,13 @@ else
 	compare_error bench-compare-too-old "has no tests/bench/guest.sh" REV="$first"
 fi
 compare_error bench-compare-rounds "not a number of rounds of 2 or more" REV=HEAD BENCH_ROUNDS=1
+
+# make bench itself refuses one round, before it builds or boots anything
+err=$(env BENCH_ROUNDS=1 timeout 20 tests/bench/run 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" = 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] &&
+   [[ $err == *"not a number of rounds of 2 or more"* ]]; then
+	pass bench-run-rounds
+else
+	fail bench-run-rounds "status $rc, stderr: $(printf '%s' "$err" | head -n 3 | tr '\n' ' ')"
+fi
