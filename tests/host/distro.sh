@@ -74,6 +74,27 @@ test_boot() {
 		grep -qE '^nvme_domain DMA(-FQ)?$' "$f"
 	expect_eq "$t-nvme-direct-io" same "$(value dd_roundtrip "$f")" "4 MiB written and read back with direct I/O"
 	check_fio "$t-fio" "$f"
+	test_iovatop_bare "$f"
+}
+
+# iovatop as copied to a host: from a root without libbpf, libelf or
+# zlib, in fentry mode, it counts at least one IOVA allocation of the
+# NVMe disk's domain for each of fio's I/Os
+test_iovatop_bare() {
+	local f=$1 allocs ios
+	echo "# $variant bare root: $(value bare_root "$f")"
+	expect_eq "$t-bare-root-no-bpf-libs" 0 "$(value bare_bpf_libs "$f")" \
+		"libbpf, libelf or libz files in the root the tools run from"
+	allocs=$(value iovatop_nvme_allocs "$f")
+	ios=$(value fio_ios "$f")
+	echo "# $variant iovatop: mode $(value iovatop_mode "$f"), $allocs allocations in the NVMe domain for $ios fio I/Os"
+	check "$t-iovatop-bare-root" "exit $(value iovatop_status "$f"), mode $(value iovatop_mode "$f"); $(value iovatop_stderr "$f")" \
+		eval '[ "$(value iovatop_status "$f")" = 0 ] && [ "$(value iovatop_mode "$f")" = fentry ]'
+	if [[ $allocs =~ ^[0-9]+$ ]] && [[ $ios =~ ^[0-9]+$ ]] && ((ios > 0 && allocs >= ios)); then
+		pass "$t-iovatop-counts-nvme"
+	else
+		fail "$t-iovatop-counts-nvme" "$allocs allocations in the NVMe domain for $ios fio I/Os"
+	fi
 }
 
 # fio with its defaults (SysV shared memory) wrote and verified 16 MiB.
@@ -115,8 +136,9 @@ test_forced_bouncing() {
 	fi
 }
 
-# swiotlbstat on the image's kernel: the fallback (no swiotlb:* events of
-# the dmascope patches) finds the pool, agrees with debugfs, and counts
+# swiotlbstat on the image's kernel, run from a root without libbpf,
+# libelf or zlib: the fallback (no swiotlb:* events of the dmascope
+# patches) finds the pool, agrees with debugfs, and counts
 # every byte fio wrote and verified (32 MiB) as bounced for the NVMe disk.
 test_swiotlbstat() {
 	local f=$out/bounce state bytes want debugfs
