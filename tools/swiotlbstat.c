@@ -788,15 +788,21 @@ static void json_devices(struct dms_json *j)
 		dms_json_object(j, NULL);
 		dms_json_str(j, "device", d->info.name);
 		dms_json_str(j, "driver", d->info.driver);
-		dms_json_u64(j, "maps", d->delta.maps);
+		/* what the mode cannot see is absent, not 0 */
+		if (have_maps()) {
+			dms_json_u64(j, "maps", d->delta.maps);
+			dms_json_u64(j, "map_failures", d->delta.failures);
+			dms_json_u64(j, "map_failure_bytes", d->delta.failure_bytes);
+			dms_json_u64(j, "largest_failure_bytes", d->delta.largest_failure);
+		}
 		if (have_unmaps())
 			dms_json_u64(j, "unmaps", d->delta.unmaps);
-		dms_json_counters(j, "mapped_bytes", d->delta.bytes, dir_names, DIRS);
-		dms_json_u64(j, "bounced_bytes", d->delta.bounced_bytes);
-		dms_json_u64(j, "map_failures", d->delta.failures);
-		dms_json_u64(j, "map_failure_bytes", d->delta.failure_bytes);
-		dms_json_u64(j, "largest_map_bytes", d->delta.largest);
-		dms_json_u64(j, "largest_failure_bytes", d->delta.largest_failure);
+		if (have_map_exit()) {
+			dms_json_counters(j, "mapped_bytes", d->delta.bytes, dir_names, DIRS);
+			dms_json_u64(j, "largest_map_bytes", d->delta.largest);
+		}
+		if (have_bounced())
+			dms_json_u64(j, "bounced_bytes", d->delta.bounced_bytes);
 		dms_json_end_object(j);
 	}
 	dms_json_end_array(j);

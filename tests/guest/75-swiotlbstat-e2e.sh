@@ -346,6 +346,21 @@ print(a["evidence"]["hiwater_source"], a["trusted"],
 ' "$work/sampled.json" 2>&1)
 	expect_eq swiotlbstat-e2e-sampled-advice-lower-bound "sampled False True" "$got" \
 		"bounced mode's advice: high-water source, trusted, says 'a lower bound'"
+	# and the device counters it cannot see are absent, not 0, beside the
+	# bounced bytes it can
+	start_tool swiotlbstat "$work/bounced.json" -m bounced --json 0.5 ||
+		fail swiotlbstat-e2e-bounced-started "no line within 15 s: $(head -c 300 "$work/bounced.json.err")"
+	iovaload map dev="$LAB_EDU_BDF" cpu=0 n=20 bytes=8192
+	sleep 1.2
+	stop_stat
+	got=$(python3 -c '
+import json, sys
+devs = [d for l in open(sys.argv[1]) for d in json.loads(l)["devices"] if d["device"] == sys.argv[2]]
+blind = sorted({k for d in devs for k in d} & {"maps", "unmaps", "map_failures", "mapped_bytes", "largest_map_bytes"})
+print(sum(d.get("bounced_bytes", 0) for d in devs) > 0, ",".join(blind) or "none")
+' "$work/bounced.json" "$LAB_EDU_BDF" 2>&1)
+	expect_eq swiotlbstat-e2e-bounced-blind-absent "True none" "$got" \
+		"bounced mode, $LAB_EDU_BDF: bytes bounced, device keys it cannot see"
 }
 
 if [ "$KERNEL_VARIANT" = vanilla ]; then
