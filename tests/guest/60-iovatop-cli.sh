@@ -69,6 +69,11 @@ test_bad_input() {
 	local holder=$!
 	sleep 1.5
 	expect_error iovatop-port-in-use 2 "cannot listen on 127.0.0.1:9470" -p 127.0.0.1:9470 1 1
+	# its first interval (10 s) is not over: no numbers yet, come back
+	curl -s --max-time 15 -o /dev/null -D "$work/head503" -w '%{http_code}' \
+		http://127.0.0.1:9470/metrics >"$work/code503"
+	check iovatop-prometheus-503-before-first "$(cat "$work/code503"): $(tr -d '\r' <"$work/head503" | tr '\n' ' ')" \
+		eval '[ "$(cat "$work/code503")" = 503 ] && grep -q "^Retry-After: 1" "$work/head503"'
 	kill -INT $holder
 	wait $holder
 }
