@@ -43,3 +43,12 @@ expect_range() {
 		fail "$1" "${5:-value}: expected $2..$3, got '$4'"
 	fi
 }
+
+# wait_nonempty FILE: up to 30 s for a tool's first output in FILE
+wait_nonempty() {
+	for _ in $(seq 300); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

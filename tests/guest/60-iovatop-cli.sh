@@ -14,15 +14,6 @@ work=$(mktemp -d)
 mkfifo "$work/fifo"
 trap 'pkill -KILL -f "$IOVATOP"; rm -rf "$work"' EXIT
 
-# wait_nonempty FILE: up to 30 s for the first output of a tool
-wait_nonempty() {
-	for _ in $(seq 300); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # expect_usage NAME STATUS PATTERN ARGS...: one line on stderr, matching
 expect_error() {
 	local name=$1 want=$2 pattern=$3 rc lines

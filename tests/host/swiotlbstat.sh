@@ -59,18 +59,9 @@ mkdir "$out/dir.prom"
 test_bad swiotlbstat-textfile-directory -q -t "$out/dir.prom" 0.2 3
 test_bad swiotlbstat-textfile-no-directory -q -t "$out/no/such/m.prom" 0.2 3
 
-# wait_for FILE: up to 10 s for it to have content
-wait_for() {
-	for _ in $(seq 100); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 "$TOOL" -q -t "$out/m.prom" 0.2 >/dev/null 2>&1 </dev/null &
 pid=$!
-wait_for "$out/m.prom"
+wait_nonempty "$out/m.prom"
 test_bad swiotlbstat-textfile-second-writer -q -t "$out/m.prom" 0.2 3
 check swiotlbstat-textfile-second-kept-first "the first writer's file is gone" [ -s "$out/m.prom" ]
 # SIGHUP (the terminal closed) ends the tool as SIGTERM does
@@ -105,7 +96,7 @@ check swiotlbstat-hooks-modes "$(sed -n '/^modes/,/^mode:/p' "$out/modes" | tr '
 "$TOOL" -m bounced -q -t "$out/b.prom" 0.2 >/dev/null 2>&1 </dev/null &
 pid=$!
 sleep 1.5
-wait_for "$out/b.prom" && cp "$out/b.prom" "$out/b.seen"
+wait_nonempty "$out/b.prom" && cp "$out/b.prom" "$out/b.seen"
 "$TOOL" -m bounced -j 0.2 2 >"$out/b.json" 2>/dev/null </dev/null
 kill -INT "$pid"
 wait "$pid"
