@@ -294,6 +294,9 @@ test_prometheus() {
 	expect_eq iovatop-prometheus-http-405 405 "$(cat "$work/code405")"
 	check iovatop-prometheus-405-allow "$(tr -d '\r' <"$work/head405")" \
 		grep -q '^Allow: GET' "$work/head405"
+	# every delta of the run was taken from a counter that only grew
+	check iovatop-prometheus-no-counter-resets "$(grep 'kind="counter_resets"' "$work/metrics")" \
+		grep -q '^dmascope_iova_lost_total{kind="counter_resets"} 0$' "$work/metrics"
 	check iovatop-prometheus-hook-attached "no hook_attached metric" \
 		grep -qE '^dmascope_iova_hook_attached\{hook="syscall/snapshot.*"\} 1$' "$work/metrics"
 	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
