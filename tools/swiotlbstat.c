@@ -242,6 +242,9 @@ static struct bpf_object *open_bpf(const struct dms_mode *mode)
 	if (!s.skel)
 		return NULL;
 	s.skel->rodata->count_maps = !strcmp(mode->name, "fentry");
+	/* only fentry follows mappings one by one: no 2 MiB table elsewhere */
+	if (!s.skel->rodata->count_maps)
+		bpf_map__set_max_entries(s.skel->maps.live, 1);
 	s.skel->rodata->self_tgid = getpid();
 	return s.skel->obj;
 }
