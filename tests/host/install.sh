@@ -55,12 +55,7 @@ done
 # machine's /sys and /proc bound in a private mount namespace: swiotlbstat
 # loads its BPF programs and reports, iovatop answers
 root=$out/root
-mkdir -p "$root/sbin" "$root/sys" "$root/proc" "$root/tmp"
-cp "$dest"/usr/sbin/* "$root/sbin/"
-for lib in $(ldd "$dest/usr/sbin/swiotlbstat" | grep -oE '/[^ ]+'); do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
-done
+tests/lab/bare-root "$root" "$dest"/usr/sbin/*
 echo "# the root: $(cd "$root" && find . -type f | sort | tr '\n' ' ')"
 unshare -m sh -c '
 	mount --bind /sys "$1/sys" && mount --bind /proc "$1/proc" &&
