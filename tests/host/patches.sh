@@ -94,11 +94,11 @@ test_fast_path_without_tests() {
 		return
 	fi
 	with=$(tests/lab/kernel --dir)/linux/drivers/iommu/iova.o
-	if ! KERNEL_PATCHES_UPTO=$n tests/lab/kernel >"$out/build" 2>&1; then
+	if ! KERNEL_PATCHES_UPTO=$n KERNEL_IOVA_KUNIT=0 tests/lab/kernel >"$out/build" 2>&1; then
 		fail fast-path-same-without-kunit "the series without KUnit does not build"
 		return
 	fi
-	without=$(KERNEL_PATCHES_UPTO=$n tests/lab/kernel --dir)/linux/drivers/iommu/iova.o
+	without=$(KERNEL_PATCHES_UPTO=$n KERNEL_IOVA_KUNIT=0 tests/lab/kernel --dir)/linux/drivers/iommu/iova.o
 	for f in alloc_iova_fast free_iova_fast; do
 		fast_path_code "$with" $f >"$out/with"
 		fast_path_code "$without" $f >"$out/without"
