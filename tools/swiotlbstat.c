@@ -33,6 +33,7 @@
 #define PROBE_BLOCK	4096	/* a direct read, so that a bio is queued */
 #define SEGMENT_SLOTS	128	/* IO_TLB_SEGSIZE: swiotlb= is rounded to it */
 #define MIN_SLOTS	512	/* IO_TLB_MIN_SLABS: 1 MiB */
+#define PAGE_BYTES	4096	/* x86-64: mappings from a page on are page aligned */
 #define TRUST_SECONDS	60	/* advice from less is said to be untrusted */
 #define TRUST_MAPS	1000
 #define DYN_PARAMS	"/sys/module/swiotlb/parameters/"	/* the dmascope patches */
@@ -1012,7 +1013,7 @@ static void metrics(struct dms_prom *p)
 
 struct advice {
 	double seconds;
-	uint64_t hiwater, largest_map, largest_failure, failures, maps;
+	uint64_t hiwater, largest_map, largest_failure, failures, maps, map_bytes;
 	uint64_t fixed;			/* swiotlb= for a fixed pool, in slots */
 	bool dynamic;			/* the kernel has dmascope's dynamic pools */
 	uint64_t median_busy, initial;	/* slots */
@@ -1028,11 +1029,18 @@ static uint64_t slots_of(uint64_t bytes)
 	return (bytes + SWIOTLBSTAT_SLOT_SIZE - 1) / SWIOTLBSTAT_SLOT_SIZE;
 }
 
-/* What swiotlb= can be: whole segments, at least the kernel's 1 MiB */
+/*
+ * What swiotlb= is, once the kernel took it: at least 1 MiB, and a power
+ * of two (from 6.0 on, a size that is not one is rounded up to one, so
+ * that the pool divides into areas of whole segments).
+ */
 static uint64_t pool_slots(uint64_t want)
 {
-	want = (want + SEGMENT_SLOTS - 1) / SEGMENT_SLOTS * SEGMENT_SLOTS;
-	return want < MIN_SLOTS ? MIN_SLOTS : want;
+	uint64_t slots = MIN_SLOTS;
+
+	while (slots < want)
+		slots *= 2;
+	return slots;
 }
 
 static double mib(uint64_t slots)
@@ -1089,11 +1097,53 @@ static void distrust(struct advice *a, const char *why)
 }
 
 /*
- * The fixed size covers the high-water mark, a quarter more because a
- * mapping needs contiguous slots within a segment (free slots can be too
- * scattered to use), and one largest mapping.  After failures the mark
- * only says the pool was full: the demand was at least the pool plus
- * the largest mapping that failed.
+ * The slots one mapping of this many bytes keeps from others: from a page
+ * on, a mapping starts on a page boundary (an even slot), so an odd
+ * count leaves the slot after it unusable.  No mapping is longer than a
+ * segment.
+ */
+static uint64_t blocked_slots(uint64_t bytes)
+{
+	uint64_t n = slots_of(bytes);
+
+	if (bytes >= PAGE_BYTES && n % 2)
+		n++;
+	if (n > SEGMENT_SLOTS)
+		n = SEGMENT_SLOTS;
+	return n ? n : 1;
+}
+
+/*
+ * A fixed pool that holds a peak of this many slots in use.  A mapping
+ * never crosses a segment of 128 slots, so a segment holds only whole
+ * mappings: of the largest size seen, L slots, it fits floor(128 / L)
+ * (two of 65 slots do not fit in one: half of it stays free).  The peak,
+ * padded by the slot that each mapping in flight may leave free for
+ * alignment, is spread over segments that full, and one segment more
+ * takes the next mapping and what other devices hold.  Measured in the
+ * lab (vanilla 6.1, swiotlb=512, four areas) with mappings of one size
+ * held until one failed, from 1 to 128 slots: a pool holds floor(128 / L)
+ * per segment, sometimes one less (tests/host/advice.sh replays it).
+ */
+static uint64_t fixed_for(const struct advice *a, uint64_t peak)
+{
+	uint64_t per_map = blocked_slots(a->largest_map);
+	uint64_t usable = SEGMENT_SLOTS / per_map * per_map;
+	uint64_t padded = peak, avg_slots;
+
+	if (a->largest_map >= PAGE_BYTES) {
+		avg_slots = a->maps ? slots_of(a->map_bytes / a->maps) : 1;
+		if (!avg_slots)
+			avg_slots = 1;
+		padded += (peak + avg_slots - 1) / avg_slots;
+	}
+	return pool_slots(((padded + usable - 1) / usable + 1) * SEGMENT_SLOTS);
+}
+
+/*
+ * After failures the high-water only says the pool was full: the demand
+ * was at least the largest total seen plus the largest mapping that
+ * failed.
  */
 static void advice_compute(struct advice *a)
 {
@@ -1103,12 +1153,13 @@ static void advice_compute(struct advice *a)
 	a->seconds = (dms_now_ns() - obs.start_ns) / (double)NSEC_PER_SEC;
 	a->hiwater = s.hiwater;
 	a->maps = s.total.maps;
+	a->map_bytes = s.total.map_bytes;
 	a->failures = s.total.map_failures;
 	devices_largest(a);
 	need = a->hiwater;
 	if (a->failures)
 		need = (need > obs.peak_total ? need : obs.peak_total) + slots_of(a->largest_failure);
-	a->fixed = pool_slots(need + need / 4 + slots_of(a->largest_map));
+	a->fixed = fixed_for(a, need);
 	a->idle_ms_now = dyn_param("pool_idle_ms");
 	a->dynamic = a->idle_ms_now >= 0;
 	if (a->dynamic) {
@@ -1157,8 +1208,8 @@ static void advice_text(struct dms_buf *b, const struct advice *a)
 		dms_buf_printf(b, ", raised to the largest total seen, %.2f MiB, plus the largest failed mapping, %llu bytes, as %llu maps failed",
 			       mib(obs.peak_total), (unsigned long long)a->largest_failure,
 			       (unsigned long long)a->failures);
-	dms_buf_printf(b, "; + 25%% for fragmentation; + the largest mapping seen, %llu bytes; in whole segments of 128 slots\n",
-		       (unsigned long long)a->largest_map);
+	dms_buf_printf(b, "; spread over segments of 128 slots that each hold whole mappings of the largest size seen, %llu bytes (%llu slots), with a slot of alignment per mapping from a page on; + 1 segment; up to a power of two, as the kernel rounds it\n",
+		       (unsigned long long)a->largest_map, (unsigned long long)blocked_slots(a->largest_map));
 	if (a->dynamic) {
 		dms_buf_printf(b, "  swiotlb=%-20llu dynamic pools, initial size %.2f MiB: the median use while mapping, %llu slots over %zu intervals, + 25%%\n",
 			       (unsigned long long)a->initial, mib(a->initial),
@@ -1197,6 +1248,8 @@ static void advice_json(struct dms_buf *b, const struct advice *a)
 	dms_json_u64(&j, "hiwater_slots", a->hiwater);
 	dms_json_str(&j, "hiwater_source", hiwater_source());
 	dms_json_u64(&j, "largest_map_bytes", a->largest_map);
+	dms_json_u64(&j, "maps", a->maps);
+	dms_json_u64(&j, "map_bytes", a->map_bytes);
 	dms_json_u64(&j, "map_failures", a->failures);
 	dms_json_u64(&j, "largest_failure_bytes", a->largest_failure);
 	dms_json_u64(&j, "peak_total_slots", obs.peak_total);

@@ -18,6 +18,41 @@ DEVICE_SUMMED = ("maps", "bounced_bytes", "map_failures", "map_failure_bytes")
 STATE = ("total_slots", "used_slots", "hiwater_slots")
 
 
+SLOT = 2048            # IO_TLB_SIZE
+SEGMENT = 128          # IO_TLB_SEGSIZE
+PAGE = 4096
+
+
+def slots(nbytes):
+    return -(-nbytes // SLOT)
+
+
+def expected_advice(ev):
+    """The fixed swiotlb= of swiotlbstat(8)'s ADVICE, from the evidence:
+    the peak, padded by a slot per mapping in flight (mappings from a
+    page on start on an even slot), spread over segments that hold whole
+    mappings of the largest size, one segment more, up to a power of
+    two of at least 512 slots."""
+    peak = ev["hiwater_slots"]
+    if ev["map_failures"]:
+        peak = (max(peak, ev["peak_total_slots"]) +
+                slots(ev["largest_failure_bytes"]))
+    largest = ev["largest_map_bytes"]
+    per_map = slots(largest)
+    if largest >= PAGE and per_map % 2:
+        per_map += 1
+    per_map = max(1, min(per_map, SEGMENT))
+    usable = SEGMENT // per_map * per_map
+    if largest >= PAGE:
+        mean = max(1, slots(ev["map_bytes"] // ev["maps"]) if ev["maps"] else 1)
+        peak += -(-peak // mean)
+    want = (-(-peak // usable) + 1) * SEGMENT
+    pool = 512
+    while pool < want:
+        pool *= 2
+    return pool
+
+
 def add_device(out, dev):
     for key in DEVICE_SUMMED:
         out["dev_" + key] = out.get("dev_" + key, 0) + dev[key]
@@ -47,6 +82,7 @@ def main():
             advice = row["advice"]
             out["advice_swiotlb"] = advice["swiotlb"]
             out["advice_hiwater"] = advice["evidence"]["hiwater_slots"]
+            out["advice_expected"] = expected_advice(advice["evidence"])
             out["advice_trusted"] = int(advice["trusted"])
             out["advice_reasons"] = len(advice["untrusted_because"])
             continue
