@@ -19,6 +19,8 @@
 #   make install    [PREFIX=/usr/local] [DESTDIR=] the tools, man pages,
 #                   dashboards and systemd units
 #   make deb        dmascope-tools_VERSION_amd64.deb in .output/
+#   make kernel-deb the patched kernel as Debian packages in .output/kernel-deb/
+#                   [KERNEL_CONFIG=/boot/config-...: from that config]
 #   make clean      remove the tools' build output (not the kernel cache)
 
 # Settings given on the command line reach the scripts through the
@@ -27,12 +29,12 @@
 ifdef CMD
 override CMD := $(value CMD)
 endif
-export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE
+export KERNEL_VARIANT LAB_CPUS LAB_MEM LAB_TIMEOUT LAB_APPEND LAB_KEEP CMD DMASCOPE_CACHE KERNEL_CONFIG
 export FRESH_STEPS FRESH_REBUILD FRESH_KEEP FRESH_MIRROR
 export BENCH_ROUNDS BENCH_QUICK BENCH_PARTS REV
 
 .PHONY: all test-progs deps kernel module lab check demo bench bench-compare fresh-check clean \
-	install deb
+	install deb kernel-deb
 
 OUTPUT := .output
 TOOLS := iovatop swiotlbstat
@@ -154,6 +156,9 @@ install: all
 
 deb: all
 	@dist/mkdeb $(OUTPUT) '$(VERSION)'
+
+kernel-deb: deps
+	@dist/kernel-deb $(OUTPUT)
 
 clean:
 	rm -rf .output
