@@ -25,6 +25,22 @@ def per_round(v, p, value):
             for r in p if r["round"] in by_round and value([by_round[r["round"]]]) > 0]
 
 
+def between_boots(runs, value):
+    """How far one kernel's boots disagree: the lowest and the highest
+    per-boot value, and how much the highest is above the lowest."""
+    per_boot = [value([r]) for r in runs]
+    lo, hi = min(per_boot), max(per_boot)
+    return {"boots": len(per_boot), "low": lo, "high": hi,
+            "spread": hi / lo - 1 if lo > 0 else float("nan")}
+
+
+def widest(runs, value):
+    """between_boots() of the kernel whose boots disagree the most"""
+    return max((dict(between_boots(runs[k], value), kernel=k)
+                for k in ("vanilla", "default") if runs[k]),
+               key=lambda b: b["spread"])
+
+
 def cached(runs, when, field):
     return median([r["cached_after"][when][field] for r in runs])
 
@@ -51,6 +67,11 @@ def summarize(runs):
                        for k in ("cached_iovas", "magazine_bytes", "depot_magazines")}
                    for w in ("1s", "10s", "late")},
         "late_s": (v or p)[0]["late_s"],
+        "between_boots": {
+            "latency_us": widest(runs, lambda rs: latency(rs, "plain")),
+            "hot_path_ns": widest(runs, lambda rs: hot(rs, "plain")),
+            "latency_runs_per_boot": len((v or p)[0]["latency_us"]["plain"]),
+        },
     }
     lat = s["latency_us"]
     hp = s["hot_path_ns"]
@@ -74,6 +95,7 @@ def summarize(runs):
 
 def table(s, quick, when):
     c, r, lat, q = s["cached"], s["rotation"], s["latency_us"], s["ratios"]
+    bl, bh = s["between_boots"]["latency_us"], s["between_boots"]["hot_path_ns"]
     late = s["late_s"]
     rows = [
         ("IOVAs returned to the rbtree on the free path (seed 003 burst)",
@@ -102,12 +124,17 @@ def table(s, quick, when):
            "ratios mean something. iovatop's cost is the median of ratios of runs",
            "made back to back with and without it. Raw numbers: results.json; how:",
            "tests/bench/.", "",
-           "Between boots, the TCG timings of one kernel move by up to about 15% on",
-           "the shared 2-core machine this was made on (8 boots of the vanilla kernel,",
-           "6 dma_map_benchmark runs each: 2.43 to 2.88 us map+unmap), and the cache",
-           "fast path loop is bimodal (about 700 or 1200 ns, by how the host schedules",
-           "the vCPUs). A patched/vanilla ratio closer to 1 than that is no measurable",
-           "cost. The ratio of each round on its own is in brackets.", "",
+           "Between boots, the TCG timings of one kernel moved by up to %.0f%% in this"
+           % (100 * bl["spread"]),
+           "run (%d boots of the %s kernel, %d dma_map_benchmark runs each: %.2f to"
+           % (bl["boots"], kernel_name(bl["kernel"]), s["between_boots"]["latency_runs_per_boot"],
+              bl["low"]),
+           "%.2f us map+unmap, the median of each boot), and the cache fast path by"
+           % bl["high"],
+           "up to %.0f%% (%s kernel: %.0f to %.0f ns per alloc+free). A patched/vanilla"
+           % (100 * bh["spread"], kernel_name(bh["kernel"]), bh["low"], bh["high"]),
+           "ratio closer to 1 than that is no measurable cost. The ratio of each round",
+           "on its own is in brackets.", "",
            "| | vanilla 6.1 | patched |", "|---|---:|---:|"]
     for name, a, b in rows:
         out.append("| %s | %s | %s |" % (name, fmt(a), fmt(b)))
@@ -132,6 +159,10 @@ def table(s, quick, when):
             "![latency ratios](latency.png)", "",
             "![ratios over time](history.png)", ""]
     return "\n".join(out)
+
+
+def kernel_name(variant):
+    return "patched" if variant == "default" else variant
 
 
 def rounds(ratios):
