@@ -50,6 +50,18 @@ struct swiotlb_state state;
 __s64 slots_in_use;
 __s64 slots_peak;
 
+/*
+ * tracepoint mode: the same per pool, by pool pointer; user space enters
+ * the pools there are before attaching, with their use, and a pool added
+ * later starts empty
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SWIOTLBSTAT_MAX_POOL_USE);
+	__type(key, u64);
+	__type(value, struct pool_use);
+} pool_use SEC(".maps");
+
 /* fentry mode: the slots each live mapping took, by its bounce buffer address */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -261,23 +273,50 @@ static void count_failure(struct device *dev, u64 size)
 		d->largest_failure = size;
 }
 
-/* Raise the peak to in_use unless another CPU raised it higher meanwhile */
-static void raise_peak(__s64 in_use)
+/* Raise *peak to in_use unless another CPU raised it higher meanwhile */
+static void raise_peak(__s64 *peak, __s64 in_use)
 {
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		__s64 peak = slots_peak;
+		__s64 seen = *peak;
 
-		if (in_use <= peak ||
-		    __sync_val_compare_and_swap(&slots_peak, peak, in_use) == peak)
+		if (in_use <= seen ||
+		    __sync_val_compare_and_swap(peak, seen, in_use) == seen)
 			return;
 	}
 }
 
 static void slots_taken(u32 n)
 {
-	raise_peak(__sync_add_and_fetch(&slots_in_use, n));
+	raise_peak(&slots_peak, __sync_add_and_fetch(&slots_in_use, n));
+}
+
+static void pool_slots_taken(struct io_tlb_pool *pool, u32 n)
+{
+	struct pool_use empty = {}, *u;
+	u64 key = (u64)pool;
+
+	u = bpf_map_lookup_elem(&pool_use, &key);
+	if (!u) {
+		bpf_map_update_elem(&pool_use, &key, &empty, BPF_NOEXIST);
+		u = bpf_map_lookup_elem(&pool_use, &key);
+	}
+	if (!u) {
+		dms_count_lost(LOST_POOLS_FULL);
+		return;
+	}
+	raise_peak(&u->peak, __sync_add_and_fetch(&u->in_use, n));
+}
+
+static void pool_slots_given_back(struct io_tlb_pool *pool, u32 n)
+{
+	u64 key = (u64)pool;
+	struct pool_use *u = bpf_map_lookup_elem(&pool_use, &key);
+
+	/* no entry: a pool user space could not enter; its peak is not shown */
+	if (u)
+		__sync_fetch_and_sub(&u->in_use, n);
 }
 
 static void slots_given_back(u32 n)
@@ -341,6 +380,7 @@ int BPF_PROG(tp_slot_alloc, struct device *dev, struct io_tlb_pool *pool,
 
 	count_map(dev, 0);
 	slots_taken(nslots);
+	pool_slots_taken(pool, nslots);
 	if (c && crossed)
 		c->crossed++;
 	return 0;
@@ -352,6 +392,7 @@ int BPF_PROG(tp_slot_release, struct device *dev, struct io_tlb_pool *pool,
 {
 	count_unmap(dev);
 	slots_given_back(nslots);
+	pool_slots_given_back(pool, nslots);
 	return 0;
 }
 
@@ -393,6 +434,7 @@ int BPF_PROG(tp_pool_remove, struct io_tlb_mem *mem, struct io_tlb_pool *pool,
 	u32 k = pool_kind(kind);
 
 	bpf_map_delete_elem(&pools, &key);
+	bpf_map_delete_elem(&pool_use, &key);
 	if (c && k < KINDS)
 		c->pools_removed[k]++;
 	return 0;

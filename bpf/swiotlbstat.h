@@ -17,6 +17,7 @@
 #define SWIOTLBSTAT_DEPTH	4	/* nested maps per CPU (interrupts); a power of 2 */
 #define SWIOTLBSTAT_MAX_AREAS	16384	/* area locks watched (of every pool) */
 #define SWIOTLBSTAT_MAX_LIVE	32768	/* mappings in flight followed (fentry mode) */
+#define SWIOTLBSTAT_MAX_POOL_USE	4096	/* pools whose use is followed (tracepoint mode) */
 
 enum swiotlbstat_kind {
 	KIND_DEFAULT,
@@ -95,6 +96,12 @@ struct device_counters {
 struct device_info {
 	char name[48];
 	char driver[32];
+};
+
+/* tracepoint mode: the slots of one pool in use, and their peak */
+struct pool_use {
+	__s64 in_use;
+	__s64 peak;
 };
 
 /* Seen added by a swiotlb_pool_add event; key: the pool pointer */

@@ -246,8 +246,38 @@ static struct bpf_object *open_bpf(const struct dms_mode *mode)
 	/* only fentry follows mappings one by one: no 2 MiB table elsewhere */
 	if (!s.skel->rodata->count_maps)
 		bpf_map__set_max_entries(s.skel->maps.live, 1);
+	/* and only the trace events say which pool a slot is in */
+	if (strcmp(mode->name, "tracepoint"))
+		bpf_map__set_max_entries(s.skel->maps.pool_use, 1);
 	s.skel->rodata->self_tgid = getpid();
 	return s.skel->obj;
+}
+
+/* The same per pool, in the table the trace events keep up to date */
+static void set_pool_baselines(void)
+{
+	const struct swiotlb_state *st = &s.skel->bss->state;
+	int fd = bpf_map__fd(s.skel->maps.pool_use);
+	uint32_t i;
+
+	for (i = 0; i < st->npools && i < SWIOTLBSTAT_MAX_POOLS; i++) {
+		struct pool_use use = { .in_use = st->pools[i].used, .peak = st->pools[i].used };
+
+		bpf_map_update_elem(fd, &st->pools[i].addr, &use, BPF_ANY);
+	}
+}
+
+/* The highest use of a pool since swiotlbstat started (tracepoint mode) */
+static bool pool_peak(uint64_t addr, uint64_t *peak)
+{
+	struct pool_use use;
+
+	if (!dms_mode_is("tracepoint") ||
+	    bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.pool_use), &addr, &use) ||
+	    use.peak < 0)
+		return false;
+	*peak = use.peak;
+	return true;
 }
 
 /*
@@ -264,6 +294,8 @@ static void set_baseline(void)
 		return;
 	s.skel->bss->slots_in_use = s.skel->bss->state.used;
 	s.skel->bss->slots_peak = s.skel->bss->state.used;
+	if (dms_mode_is("tracepoint"))
+		set_pool_baselines();
 }
 
 static int load_bpf(void)
@@ -691,18 +723,21 @@ static void table_pools(struct dms_buf *b)
 {
 	uint32_t i;
 
-	dms_buf_printf(b, "%-9s %18s %8s %8s %8s %5s %5s %10s %8s\n", "KIND", "POOL", "SLOTS",
-		       "MiB", "USED", "USE%", "AREAS", "AGE_s", "ALLOC_ms");
+	dms_buf_printf(b, "%-9s %18s %8s %8s %8s %8s %5s %5s %10s %8s\n", "KIND", "POOL", "SLOTS",
+		       "MiB", "USED", "HIGH", "USE%", "AREAS", "AGE_s", "ALLOC_ms");
 	if (!s.st.mem)
 		dms_buf_printf(b, "(io_tlb_default_mem not found: see --hooks)\n");
 	for (i = 0; i < s.st.npools && i < SWIOTLBSTAT_MAX_POOLS; i++) {
 		const struct pool_state *p = &s.st.pools[i];
 		struct pool_info info;
 		bool known = pool_info(p->addr, &info);
+		uint64_t peak = 0;
+		bool has_peak = pool_peak(p->addr, &peak);
 
 		dms_buf_printf(b, "%-9s %#18llx %8llu %8.2f %8llu", kind_names[p->kind % KINDS],
 			       (unsigned long long)p->addr, (unsigned long long)p->nslabs,
 			       p->nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB, (unsigned long long)p->used);
+		field(b, 8, has_peak, "%.0f", (double)peak);
 		field(b, 5, p->nslabs, "%.1f", 100.0 * p->used / (p->nslabs ? p->nslabs : 1));
 		dms_buf_printf(b, " %5u", p->nareas);
 		field(b, 10, pool_age_ms(p) != NO_AGE, "%.1f", pool_age_ms(p) / 1e3);
@@ -766,11 +801,14 @@ static void json_pools(struct dms_json *j)
 	for (i = 0; i < s.st.npools && i < SWIOTLBSTAT_MAX_POOLS; i++) {
 		const struct pool_state *p = &s.st.pools[i];
 		struct pool_info info;
+		uint64_t peak;
 
 		dms_json_object(j, NULL);
 		dms_json_str(j, "kind", kind_names[p->kind % KINDS]);
 		dms_json_u64(j, "slots", p->nslabs);
 		dms_json_u64(j, "used_slots", p->used);
+		if (pool_peak(p->addr, &peak))
+			dms_json_u64(j, "hiwater_slots", peak);
 		dms_json_u64(j, "areas", p->nareas);
 		if (pool_age_ms(p) != NO_AGE)
 			dms_json_u64(j, "age_ms", pool_age_ms(p));
