@@ -7,6 +7,12 @@
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP_DIR=$(cd "$TESTS_DIR/.." && pwd)
 
+# A host script's scratch directory, $out, removed when the script exits.
+scratch_out() {
+	out=$(mktemp -d)
+	trap 'rm -rf "$out"' EXIT
+}
+
 pass() { echo "PASS $1"; }
 fail() {
 	local name=$1

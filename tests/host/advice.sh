@@ -15,8 +15,7 @@ variant=${1:-}
 check_variant "$variant"
 export KERNEL_VARIANT=$variant
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 LARGE_POOL=32768	# 64 MiB, the kernel's default
 
 value() {

@@ -8,8 +8,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 
 # promtool is in tests/lab/packages, so make deps installs it: a missing
 # one is a failure, not a reason to skip.

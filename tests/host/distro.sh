@@ -14,8 +14,7 @@ distro_suite "$variant" >/dev/null ||
 	die "usage: tests/host/distro.sh debian-6.1|debian-backports"
 export KERNEL_VARIANT=$variant
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 t=$variant
 
 # value KEY FILE: the value of a "key value" line of distro-probe's output

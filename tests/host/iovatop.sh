@@ -7,8 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 WANT='iovatop: error: no IOMMU DMA domain on this machine (no IOMMU, or it is off or in passthrough): no IOVA allocator to show'
 
 # usage: test_no_dma_domain NAME KERNEL_ARGUMENTS

@@ -7,8 +7,7 @@ set -uo pipefail
 . "$TOP_DIR/tests/lab/common.sh"
 
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 debs=.output/kernel-deb
 
 test_bad_config() {

@@ -5,8 +5,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 cd "$TOP_DIR" || exit 1
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 
 test_exit_status() {
 	make -s lab CMD=true </dev/null >"$out/log" 2>&1

@@ -7,8 +7,7 @@ set -uo pipefail
 
 cd "$TOP_DIR" || exit 1
 TOOL=.output/swiotlbstat
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+scratch_out
 
 if [ ! -x "$TOOL" ]; then
 	fail swiotlbstat-built "$TOOL is missing (run make)"
