@@ -140,3 +140,16 @@ series_patches() {
 		[ -n "$line" ] && echo "$TOP_DIR/kernel-patches/$line"
 	done <"$series"
 }
+
+# The code of a patch: what it changes, without its commit message (which
+# builds nothing).
+patch_code() {
+	sed -n '/^diff --git /,$p' "$1"
+}
+
+# ccache for a kernel build whose trees are under $1 (paths are hashed
+# relative to it, so a tree moved or copied there still hits).
+use_ccache() {
+	export CCACHE_DIR=$DMASCOPE_CACHE/ccache CCACHE_BASEDIR=$1
+	export CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-10G}
+}
