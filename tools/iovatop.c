@@ -84,6 +84,7 @@ struct summary {
 	double hit_ratio, depth_avg, walk_avg;
 };
 
+/* A row of the domains table: its key (the iova_domain) first */
 struct domain {
 	uint64_t iovad;
 	int id;
@@ -105,10 +106,15 @@ struct domain {
 /* The snapshot: every known domain, kept sorted by iovad */
 static struct state {
 	struct iovatop_bpf *skel;
-	struct domain *domains;
-	int ndomains, cap_domains, next_id;
+	struct dms_rows domains;
+	int next_id;
 	int ncpus_read;		/* possible CPUs whose caches are read */
-} st;
+} st = { .domains = { .size = sizeof(struct domain) } };
+
+static struct domain *domain_at(int i)
+{
+	return dms_row_at(&st.domains, i);
+}
 
 /* ---- command line ---- */
 
@@ -213,13 +219,6 @@ static const char *const fentry_blind[] = {
 	NULL
 };
 
-static const char *no_events(void)
-{
-	if (!dms_btf_has("btf_trace_iova_rcache_alloc", BTF_KIND_TYPEDEF))
-		return "this kernel has no iova:* trace events (apply kernel-patches/)";
-	return NULL;
-}
-
 /*
  * iova.stats comes with the dmascope patches, iova:* events included: no
  * need to parse the kernel's BTF (a third of iovatop's start-up) to know.
@@ -231,21 +230,16 @@ static const char *no_counters(void)
 	return NULL;
 }
 
-static const char *no_functions(void)
-{
-	if (!dms_btf_has("alloc_iova_fast", BTF_KIND_FUNC) ||
-	    !dms_btf_has("free_iova_fast", BTF_KIND_FUNC))
-		return "no alloc_iova_fast/free_iova_fast in the kernel's BTF (is CONFIG_IOMMU_IOVA set?)";
-	return NULL;
-}
-
 static const struct dms_mode modes[] = {
 	{ "counters", "iova.stats counters and the rare iova:* events of the dmascope patches",
 	  { counter_hooks, event_hooks }, NULL, no_counters },
-	{ "tracepoint", "every iova:* event of the dmascope patches",
-	  { rcache_hooks, event_hooks }, NULL, no_events },
+	{ "tracepoint", "every iova:* event of the dmascope patches", { rcache_hooks, event_hooks },
+	  .needs = { { "btf_trace_iova_rcache_alloc", BTF_KIND_TYPEDEF } },
+	  .missing = "this kernel has no iova:* trace events (apply kernel-patches/)" },
 	{ "fentry", "exported IOVA functions; no iova:* events in this kernel", { fentry_hooks },
-	  fentry_blind, no_functions },
+	  fentry_blind,
+	  .needs = { { "alloc_iova_fast", BTF_KIND_FUNC }, { "free_iova_fast", BTF_KIND_FUNC } },
+	  .missing = "no alloc_iova_fast/free_iova_fast in the kernel's BTF (is CONFIG_IOMMU_IOVA set?)" },
 	{}
 };
 
@@ -295,23 +289,13 @@ static void close_bpf(void)
  */
 static int stats_lock = -1;
 
-static bool write_stats_param(const char *value)
-{
-	FILE *f = fopen(STATS_PARAM, "w");
-	bool ok = f && fputs(value, f) >= 0;
-
-	if (f && fclose(f))
-		ok = false;
-	return ok;
-}
-
 static void restore_counters(void)
 {
 	char mark[2];
 
 	if (flock(stats_lock, LOCK_EX | LOCK_NB) == 0 &&
 	    pread(stats_lock, mark, 2, 0) == 2 && !memcmp(mark, "on", 2)) {
-		if (!write_stats_param("0\n"))
+		if (!dms_write_file(STATS_PARAM, "0\n"))
 			dms_warn("cannot turn %s off: %s", STATS_PARAM, strerror(errno));
 		else if (ftruncate(stats_lock, 0))
 			dms_warn("cannot clear %s: %s", STATS_LOCK, strerror(errno));
@@ -321,8 +305,7 @@ static void restore_counters(void)
 
 static void enable_counters(void)
 {
-	char was = '?';
-	FILE *f;
+	char was[8] = "?";
 
 	stats_lock = open(STATS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (stats_lock >= 0 && flock(stats_lock, LOCK_SH)) {
@@ -333,13 +316,9 @@ static void enable_counters(void)
 		dms_warn("cannot lock %s (%s): %s will stay on after iovatop",
 			 STATS_LOCK, strerror(errno), STATS_PARAM);
 	/* read under the lock: an iovatop that is stopping may turn it off */
-	f = fopen(STATS_PARAM, "r");
-	if (f) {
-		was = fgetc(f);
-		fclose(f);
-	}
-	if (was != '1' && was != 'Y') {
-		if (!write_stats_param("1\n"))
+	dms_read_line(STATS_PARAM, was, sizeof(was));
+	if (was[0] != '1' && was[0] != 'Y') {
+		if (!dms_write_file(STATS_PARAM, "1\n"))
 			dms_fail(EXIT_RUNTIME, "cannot enable %s: %s", STATS_PARAM, strerror(errno));
 		if (stats_lock >= 0 && pwrite(stats_lock, "on\n", 3, 0) != 3)
 			dms_warn("cannot write %s: %s", STATS_LOCK, strerror(errno));
@@ -350,67 +329,33 @@ static void enable_counters(void)
 
 /* ---- reading the BPF maps ---- */
 
-/* The domain of iovad, by bisection of the sorted table; NULL if unknown */
-static struct domain *find_domain(uint64_t iovad, int *pos)
-{
-	int lo = 0, hi = st.ndomains;
-
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-
-		if (st.domains[mid].iovad < iovad)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (pos)
-		*pos = lo;
-	return lo < st.ndomains && st.domains[lo].iovad == iovad ? &st.domains[lo] : NULL;
-}
-
 static struct domain *get_domain(uint64_t iovad)
 {
-	struct domain *d;
-	int pos;
+	bool made;
+	struct domain *d = dms_row_get(&st.domains, iovad, &made);
 
-	d = find_domain(iovad, &pos);
-	if (d)
-		return d;
-	if (st.ndomains == st.cap_domains) {
-		st.cap_domains = st.cap_domains ? st.cap_domains * 2 : 16;
-		st.domains = dms_realloc(st.domains, st.cap_domains, sizeof(*st.domains));
-	}
-	d = &st.domains[pos];
-	memmove(d + 1, d, (st.ndomains - pos) * sizeof(*d));
-	st.ndomains++;
-	memset(d, 0, sizeof(*d));
-	d->iovad = iovad;
-	d->id = ++st.next_id;
+	if (made)
+		d->id = ++st.next_id;
 	return d;
 }
 
+/* The maxima of struct iova_counters are maxima, not sums */
+#define COUNTER_MAXIMA	(DMS_FIELD_BIT(struct iova_counters, walk_max) | \
+			 DMS_FIELD_BIT(struct iova_counters, depth_max))
+#define NR_COUNTERS	(sizeof(struct iova_counters) / sizeof(__u64))
+
+_Static_assert(NR_COUNTERS <= 64, "every field of iova_counters has a bit in a fold mask");
+
 static void add_counters(struct iova_counters *sum, const struct iova_counters *c)
 {
-	const __u64 *src = (const __u64 *)c;
-	__u64 *dst = (__u64 *)sum;
-	size_t i;
-
-	for (i = 0; i < sizeof(*c) / sizeof(__u64); i++) {
-		/* the maxima are maxima, not sums */
-		if (&dst[i] == &sum->walk_max || &dst[i] == &sum->depth_max)
-			dst[i] = dst[i] > src[i] ? dst[i] : src[i];
-		else
-			dst[i] += src[i];
-	}
+	dms_fold_u64s((uint64_t *)sum, (const uint64_t *)c, NR_COUNTERS, COUNTER_MAXIMA);
 }
 
 static void sub_counters(struct iova_counters *out, const struct iova_counters *now,
 			 const struct iova_counters *before)
 {
-	const uint64_t *a = (const uint64_t *)now, *b = (const uint64_t *)before;
-	uint64_t *o = (uint64_t *)out;
-
-	dms_sub_u64s(o, a, b, sizeof(*now) / sizeof(__u64));
+	dms_sub_u64s((uint64_t *)out, (const uint64_t *)now, (const uint64_t *)before,
+		     NR_COUNTERS);
 	/* a cumulative maximum says nothing about this interval if unchanged */
 	out->walk_max = now->walk_max > before->walk_max ? now->walk_max : 0;
 	out->depth_max = now->depth_max > before->depth_max ? now->depth_max : 0;
@@ -428,39 +373,27 @@ static void add_domain(const void *key, const void *value, void *ctx)
 static void add_stats(const void *k, const void *values, void *ctx)
 {
 	const struct stats_key *key = k;
-	size_t stride = dms_percpu_stride(sizeof(struct iova_counters));
 	struct domain *d = get_domain(key->iovad);
-	int cpu;
 
 	(void)ctx;
-	if (key->order >= NR_BUCKETS)
-		return;
-	for (cpu = 0; cpu < dms_ncpus(); cpu++)
-		add_counters(&d->total[key->order],
-			     (const void *)((const char *)values + cpu * stride));
+	if (key->order < NR_BUCKETS)
+		dms_percpu_fold(values, sizeof(struct iova_counters),
+				(uint64_t *)&d->total[key->order], NR_COUNTERS, COUNTER_MAXIMA);
 }
 
 static void add_lock_stats(const void *k, const void *values, void *ctx)
 {
 	const struct lock_key *key = k;
-	const struct lock_stats *percpu = values;
-	struct domain *d = find_domain(key->iovad, NULL);
-	struct lock_stats *t;
-	int cpu;
+	struct domain *d = dms_row_find(&st.domains, key->iovad);
 
 	(void)ctx;
-	if (!d || key->kind >= LOCK_KINDS)
-		return;
-	t = &d->lock_total[key->kind];
-	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
-		t->wait_ns += percpu[cpu].wait_ns;
-		t->count += percpu[cpu].count;
-		if (percpu[cpu].max_ns > t->max_ns)
-			t->max_ns = percpu[cpu].max_ns;
-	}
+	if (d && key->kind < LOCK_KINDS)
+		dms_percpu_fold(values, sizeof(struct lock_stats),
+				(uint64_t *)&d->lock_total[key->kind], 3,
+				DMS_FIELD_BIT(struct lock_stats, max_ns));
 }
 
-_Static_assert(sizeof(struct lock_stats) % 8 == 0, "per-CPU lock_stats are not padded");
+_Static_assert(sizeof(struct lock_stats) == 3 * sizeof(__u64), "per-CPU lock_stats are not padded");
 
 /* The BPF counters are cumulative: sum them afresh at each interval. */
 static void read_maps(void)
@@ -471,9 +404,9 @@ static void read_maps(void)
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.domains), sizeof(uint64_t),
 				 sizeof(struct domain_info), false, add_domain, NULL);
-	for (i = 0; i < st.ndomains; i++) {
-		memset(st.domains[i].total, 0, sizeof(st.domains[i].total));
-		memset(st.domains[i].lock_total, 0, sizeof(st.domains[i].lock_total));
+	for (i = 0; i < st.domains.n; i++) {
+		memset(domain_at(i)->total, 0, sizeof(domain_at(i)->total));
+		memset(domain_at(i)->lock_total, 0, sizeof(domain_at(i)->lock_total));
 	}
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.stats), sizeof(struct stats_key),
@@ -481,8 +414,8 @@ static void read_maps(void)
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.lock_stats), sizeof(struct lock_key),
 				 sizeof(struct lock_stats), true, add_lock_stats, NULL);
-	for (i = 0; i < st.ndomains; i++) {
-		struct domain *d = &st.domains[i];
+	for (i = 0; i < st.domains.n; i++) {
+		struct domain *d = domain_at(i);
 
 		d->cache_valid = !bpf_map_lookup_elem(bpf_map__fd(skel->maps.caches), &d->iovad,
 						      &d->cache) && d->cache.valid;
@@ -618,17 +551,6 @@ static uint64_t sum_array(const __u64 *a, int n)
 	return s;
 }
 
-/* IOVAs one CPU caches, over all size classes */
-static uint64_t cpu_cached(const struct domain *d, int cpu)
-{
-	uint64_t n = 0;
-	int o;
-
-	for (o = 0; o < IOVATOP_CACHED_ORDERS; o++)
-		n += d->cache.loaded[o][cpu] + d->cache.prev[o][cpu];
-	return n;
-}
-
 static uint64_t cpu_cached_bytes(const struct domain *d, int cpu)
 {
 	uint64_t bytes = 0;
@@ -717,36 +639,16 @@ static void apply_counters(struct domain *d)
 }
 
 /* Its lock addresses may be reused by other memory once it is freed */
-static void forget_locks(uint64_t iovad)
+static bool lock_of(const void *key, const void *value, void *ctx)
 {
-	int fd = bpf_map__fd(st.skel->maps.lock_owners);
-	uint64_t key, next, *doomed = NULL;
-	struct lock_owner owner;
-	size_t n = 0, cap = 0;
-	bool first = true;
-
-	/* collect first: deleting while walking would restart the walk */
-	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
-		key = next;
-		first = false;
-		if (bpf_map_lookup_elem(fd, &key, &owner) || owner.iovad != iovad)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			doomed = dms_realloc(doomed, cap, sizeof(*doomed));
-		}
-		doomed[n++] = key;
-	}
-	while (n)
-		bpf_map_delete_elem(fd, &doomed[--n]);
-	free(doomed);
+	(void)key;
+	return ((const struct lock_owner *)value)->iovad == *(const uint64_t *)ctx;
 }
 
 static void forget_domain(struct domain *d)
 {
 	struct stats_key sk = { .iovad = d->iovad };
 	struct lock_key lk = { .iovad = d->iovad };
-	int i;
 
 	bpf_map_delete_elem(bpf_map__fd(st.skel->maps.domains), &d->iovad);
 	bpf_map_delete_elem(bpf_map__fd(st.skel->maps.caches), &d->iovad);
@@ -754,10 +656,10 @@ static void forget_domain(struct domain *d)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.stats), &sk);
 	for (lk.kind = 0; lk.kind < LOCK_KINDS; lk.kind++)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.lock_stats), &lk);
-	forget_locks(d->iovad);
-	i = d - st.domains;
-	memmove(d, d + 1, (st.ndomains - i - 1) * sizeof(*d));
-	st.ndomains--;
+	dms_run.map_read_errors += dms_map_delete_if(bpf_map__fd(st.skel->maps.lock_owners),
+						     sizeof(uint64_t), sizeof(struct lock_owner),
+						     lock_of, &d->iovad);
+	dms_row_remove(&st.domains, d);
 }
 
 /* Destroyed domains were reported once more: forget them now. */
@@ -765,9 +667,9 @@ static void forget_destroyed(void)
 {
 	int i;
 
-	for (i = st.ndomains - 1; i >= 0; i--)
-		if (st.domains[i].destroyed)
-			forget_domain(&st.domains[i]);
+	for (i = st.domains.n - 1; i >= 0; i--)
+		if (domain_at(i)->destroyed)
+			forget_domain(domain_at(i));
 }
 
 static void warn_unmatched(void);
@@ -779,8 +681,8 @@ static void collect(void)
 	forget_destroyed();
 	run_snapshot();
 	read_maps();
-	for (i = 0; i < st.ndomains; i++) {
-		struct domain *d = &st.domains[i];
+	for (i = 0; i < st.domains.n; i++) {
+		struct domain *d = domain_at(i);
 
 		if (dms_mode_is("counters"))
 			apply_counters(d);
@@ -850,20 +752,20 @@ static void warn_unmatched(void)
 	if (checked || !opt.match)
 		return;
 	checked = true;
-	for (i = 0; i < st.ndomains; i++)
-		if (matches(&st.domains[i]))
+	for (i = 0; i < st.domains.n; i++)
+		if (matches(domain_at(i)))
 			return;
 	dms_warn("--domain '%s' matches no domain present now (it may appear later)", opt.match);
 }
 
 static int selected(struct domain ***out)
 {
-	struct domain **list = dms_alloc(st.ndomains + 1, sizeof(*list));
+	struct domain **list = dms_alloc(st.domains.n + 1, sizeof(*list));
 	int i, n = 0;
 
-	for (i = 0; i < st.ndomains; i++)
-		if (matches(&st.domains[i]))
-			list[n++] = &st.domains[i];
+	for (i = 0; i < st.domains.n; i++)
+		if (matches(domain_at(i)))
+			list[n++] = domain_at(i);
 	qsort(list, n, sizeof(*list), compare_domains);
 	*out = list;
 	return n;
@@ -998,12 +900,10 @@ static void table(struct dms_buf *b)
 	struct domain **list;
 	int n = selected(&list);
 	long rows = screen_rows();
-	char when[32];
-	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
+	char what[32];
 
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	dms_buf_printf(b, "iovatop %s  mode %s  %d domains  interval %.2fs\n", when,
-		       dms_run.bpf.mode->name, st.ndomains, dms_run.elapsed_s);
+	snprintf(what, sizeof(what), "%d domains", st.domains.n);
+	dms_table_title(b, what);
 	if (opt.view == VIEW_CLASSES)
 		table_classes(b, list, n, rows);
 	else if (opt.view == VIEW_CPUS)
@@ -1013,7 +913,7 @@ static void table(struct dms_buf *b)
 	free(list);
 }
 
-/* ---- JSON ---- */
+/* ---- JSON and Prometheus: a table of metrics per record ---- */
 
 static const char *const alloc_names[ALLOC_RESULTS] = {
 	"loaded", "prev", "depot", "miss", "bypass", "hit" };
@@ -1024,129 +924,12 @@ static const char *const reason_names[RECLAIM_REASONS] = {
 static const char *const lock_names[LOCK_KINDS] = { "rbtree", "depot", "cpu" };
 static const char *const lost_names[LOST_KINDS] = {
 	"domains_full", "stats_full", "locks_full", "reads", "nested", "cpus", "tree_walk" };
-
-static void json_class(struct dms_json *j, const struct domain *d, int o)
-{
-	const struct iova_counters *c = &d->delta[o];
-
-	dms_json_object(j, NULL);
-	dms_json_u64(j, "order", o);
-	dms_json_counters(j, "allocs", c->alloc, alloc_names, ALLOC_RESULTS);
-	dms_json_counters(j, "frees", c->free, free_names, FREE_RESULTS);
-	dms_json_u64(j, "depot_pushes", c->depot_push);
-	dms_json_u64(j, "depot_pops", c->depot_pop);
-	dms_json_u64(j, "tree_allocs", c->tree_alloc);
-	dms_json_u64(j, "tree_frees", c->tree_free);
-	if (o < IOVATOP_CACHED_ORDERS && d->cache_valid) {
-		dms_json_u64(j, "cached_iovas", class_cached(d, o));
-		dms_json_u64(j, "depot_magazines", d->cache.depot[o]);
-	}
-	dms_json_end_object(j);
-}
-
-static void json_domain(struct dms_json *j, const struct domain *d)
-{
-	const struct summary *s = &d->s;
-	struct iova_counters all = {};
-	int o, cpu, k;
-
-	for (o = 0; o < NR_BUCKETS; o++)
-		add_counters(&all, &d->delta[o]);
-	dms_json_object(j, NULL);
-	dms_json_u64(j, "id", d->id);
-	dms_json_str(j, "name", d->name);
-	dms_json_str(j, "device", d->device);
-	dms_json_str(j, "driver", d->driver);
-	dms_json_str(j, "kind", d->kind);
-	dms_json_i64(j, "group", d->info.group);
-	dms_json_bool(j, "destroyed", d->destroyed);
-	dms_json_u64(j, "granule", d->cache.granule);
-	dms_json_u64(j, "allocs", s->allocs);
-	dms_json_u64(j, "hits", s->hits);
-	dms_json_u64(j, "misses", s->misses);
-	dms_json_u64(j, "bypass", s->bypass);
-	dms_json_double(j, "hit_ratio", s->hit_ratio);
-	dms_json_u64(j, "frees", s->frees);
-	dms_json_counters(j, "alloc_results", all.alloc, alloc_names, ALLOC_RESULTS);
-	dms_json_counters(j, "free_results", all.free, free_names, FREE_RESULTS);
-	dms_json_u64(j, "depot_pushes", s->depot_push);
-	dms_json_u64(j, "depot_pops", s->depot_pop);
-	dms_json_object(j, "tree");
-	dms_json_u64(j, "allocs", s->tree_allocs);
-	dms_json_u64(j, "alloc_failures", s->tree_fail);
-	dms_json_u64(j, "retries", all.tree_retry);
-	dms_json_u64(j, "frees", s->tree_frees);
-	dms_json_u64(j, "nodes", s->nodes);
-	dms_json_double(j, "walk_avg", s->walk_avg);
-	dms_json_u64(j, "walk_max", s->walk_max);
-	dms_json_double(j, "depth_avg", s->depth_avg);
-	dms_json_u64(j, "depth_max", s->depth_max);
-	dms_json_end_object(j);
-	dms_json_counters(j, "magazines_released", all.release, reason_names, RECLAIM_REASONS);
-	dms_json_counters(j, "iovas_released", all.released, reason_names, RECLAIM_REASONS);
-	dms_json_u64(j, "release_lock_ns", all.release_ns);
-	dms_json_counters(j, "flushes", all.flush, reason_names, RECLAIM_REASONS);
-	dms_json_counters(j, "iovas_flushed", all.flushed, reason_names, RECLAIM_REASONS);
-	dms_json_bool(j, "cache_valid", d->cache_valid);
-	dms_json_u64(j, "cached_iovas", s->cached);
-	dms_json_u64(j, "cached_bytes", s->cached_bytes);
-	dms_json_u64(j, "depot_magazines", s->depot_mags);
-	dms_json_u64(j, "magazine_bytes", s->magazine_bytes);
-	dms_json_object(j, "lock_wait_ns");
-	for (k = 0; k < LOCK_KINDS; k++)
-		dms_json_u64(j, lock_names[k], d->lock_delta[k].wait_ns);
-	dms_json_end_object(j);
-	dms_json_object(j, "lock_contentions");
-	for (k = 0; k < LOCK_KINDS; k++)
-		dms_json_u64(j, lock_names[k], d->lock_delta[k].count);
-	dms_json_end_object(j);
-	dms_json_array(j, "classes");
-	for (o = 0; o < IOVATOP_ORDERS; o++)
-		json_class(j, d, o);
-	dms_json_end_array(j);
-	dms_json_array(j, "cpus");
-	for (cpu = 0; d->cache_valid && cpu < st.ncpus_read; cpu++) {
-		uint64_t loaded = 0, prev = 0;
-
-		for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
-			loaded += d->cache.loaded[o][cpu];
-			prev += d->cache.prev[o][cpu];
-		}
-		dms_json_object(j, NULL);
-		dms_json_u64(j, "cpu", cpu);
-		dms_json_u64(j, "loaded", loaded);
-		dms_json_u64(j, "prev", prev);
-		dms_json_u64(j, "cached_iovas", loaded + prev);
-		dms_json_end_object(j);
-	}
-	dms_json_end_array(j);
-	dms_json_end_object(j);
-}
-
-static void json(struct dms_json *j)
-{
-	struct domain **list;
-	int n = selected(&list), i;
-
-	dms_json_array(j, "domains");
-	for (i = 0; i < n; i++)
-		json_domain(j, list[i]);
-	dms_json_end_array(j);
-	free(list);
-}
-
-/* ---- Prometheus (cumulative counters since the tool started) ---- */
-
-static void domain_labels(struct dms_labels *l, const struct domain *d)
-{
-	memset(l, 0, sizeof(*l));
-	dms_label(l, "domain", d->name);
-	dms_label(l, "device", d->device);
-}
+static const char *const op_names[] = { "push", "pop" };
+static const char *const where_names[] = { "cpus", "depot" };
 
 /*
  * The results each mode tells apart, as masks (bit r for result r).  A
- * result a mode cannot see is left out of the metrics: a 0 would read as
+ * result a mode cannot see is left out of the outputs: a 0 would read as
  * "never happened".
  */
 #define ALL_OF(n)	((1U << (n)) - 1)
@@ -1155,6 +938,12 @@ static void domain_labels(struct dms_labels *l, const struct domain *d)
 static bool fentry_mode(void)
 {
 	return dms_mode_is("fentry");
+}
+
+/* __iova_rcache_insert/get are inlined in unpatched kernels */
+static bool sees_depot(void)
+{
+	return !fentry_mode();
 }
 
 static unsigned int allocs_seen(void)
@@ -1182,6 +971,11 @@ static unsigned int releases_seen(void)
 	return BIT_OF(RECLAIM_DEPOT_FULL) | BIT_OF(RECLAIM_ALLOC_RETRY) | BIT_OF(RECLAIM_UNKNOWN);
 }
 
+static bool sees_releases(void)
+{
+	return releases_seen() != 0;
+}
+
 static unsigned int flushes_seen(void)
 {
 	if (fentry_mode())
@@ -1189,220 +983,328 @@ static unsigned int flushes_seen(void)
 	return ALL_OF(RECLAIM_REASONS) & ~BIT_OF(RECLAIM_UNKNOWN);
 }
 
-/* One sample per result (alloc, free, reason...) seen, of one domain [and order] */
-static void prom_results(struct dms_prom *p, const struct domain *d, int order,
-			 const char *label, const char *const *names, const __u64 *v, int n,
-			 unsigned int seen)
-{
-	struct dms_labels l;
-	int i;
+#define NS		1e-9
+#define COUNTER(m)	offsetof(struct iova_counters, m)
+#define SUMMARY(m)	offsetof(struct summary, m)
+#define LOCK(m)		offsetof(struct lock_stats, m)
+#define CLASS(m)	offsetof(struct class_cache, m)
+#define CPU(m)		offsetof(struct cpu_cache, m)
+#define TAG_CACHED	1	/* a size class the caches hold */
+#define TAG_VALID	2	/* the domain's caches could be read */
 
-	for (i = 0; i < n; i++) {
-		if (!(seen & BIT_OF(i)))
-			continue;
-		domain_labels(&l, d);
-		if (order >= 0)
-			dms_label_u64(&l, "order", order);
-		dms_label(&l, label, names[i]);
-		dms_prom_u64(p, &l, v[i]);
+_Static_assert(COUNTER(depot_pop) == COUNTER(depot_push) + sizeof(__u64),
+	       "depot pushes and pops are an array of two");
+
+/* What the caches hold of one size class, and of one CPU */
+struct class_cache {
+	__u64 all, where[2], depot_mags;	/* where: on the CPUs, in the depot */
+};
+
+struct cpu_cache {
+	__u64 loaded, prev, iovas, bytes;
+};
+
+/* Per domain and size class */
+static const struct dms_metric class_metrics[] = {
+	{ "allocs", PROM("allocs_total"), "IOVA allocations by size class and where they were served from",
+	  COUNTER(alloc), ALLOC_RESULTS, "result", alloc_names, .elements = allocs_seen },
+	{ "frees", PROM("frees_total"), "IOVA frees by size class and where they went",
+	  COUNTER(free), FREE_RESULTS, "result", free_names, .elements = frees_seen },
+	{ NULL, PROM("depot_operations_total"), "Full magazines pushed to and popped from the depot",
+	  COUNTER(depot_push), 2, "op", op_names, .needs = TAG_CACHED, .seen = sees_depot },
+	{ "depot_pushes", NULL, NULL, COUNTER(depot_push), .seen = sees_depot },
+	{ "depot_pops", NULL, NULL, COUNTER(depot_pop), .seen = sees_depot },
+	{ "tree_allocs", NULL, NULL, COUNTER(tree_alloc) },
+	{ "tree_frees", NULL, NULL, COUNTER(tree_free) },
+	{}
+};
+
+static const struct dms_metric class_cache_metrics[] = {
+	{ "cached_iovas", NULL, NULL, CLASS(all), .needs = TAG_CACHED | TAG_VALID },
+	{ NULL, PROM("cached_iovas"), "IOVAs held by the CPU caches and the depot, by size class",
+	  CLASS(where), 2, "where", where_names, .gauge = true, .needs = TAG_CACHED | TAG_VALID },
+	{ "depot_magazines", PROM("depot_magazines"), "Full magazines in the depot, by size class",
+	  CLASS(depot_mags), .gauge = true, .needs = TAG_CACHED | TAG_VALID },
+	{}
+};
+
+/* Per domain, over all its size classes */
+static const struct dms_metric domain_metrics[] = {
+	{ "alloc_results", NULL, NULL, COUNTER(alloc), ALLOC_RESULTS, NULL, alloc_names,
+	  .elements = allocs_seen },
+	{ "free_results", NULL, NULL, COUNTER(free), FREE_RESULTS, NULL, free_names,
+	  .elements = frees_seen },
+	{ NULL, PROM("tree_allocs_total"), "rbtree allocations", COUNTER(tree_alloc) },
+	{ NULL, PROM("tree_alloc_failures_total"), "rbtree allocations that found no room",
+	  COUNTER(tree_alloc_fail) },
+	{ NULL, PROM("tree_frees_total"), "IOVAs removed from the rbtree", COUNTER(tree_free) },
+	{ NULL, PROM("tree_walk_nodes_total"), "rbtree nodes visited by allocations (not in fentry mode)",
+	  COUNTER(walk_sum), .seen = sees_depot },
+	{ NULL, PROM("tree_insert_depth_total"),
+	  "Sum of the depths at which allocations inserted their rbtree node; over tree_inserts_measured_total, the mean depth",
+	  COUNTER(depth_sum) },
+	{ NULL, PROM("tree_inserts_measured_total"), "rbtree inserts whose depth was measured",
+	  COUNTER(depth_count) },
+	{ NULL, PROM("tree_depth_max"), "Deepest rbtree insert since the tool started",
+	  COUNTER(depth_max), .gauge = true },
+	{ "release_lock_ns", PROM("magazine_release_seconds_total"), "Time spent emptying magazines into the rbtree",
+	  COUNTER(release_ns), .to_prom = NS, .seen = sees_releases },
+	{}
+};
+
+/* The same, labelled with the reason but not the driver and kind */
+static const struct dms_metric reason_metrics[] = {
+	{ "magazines_released", PROM("released_magazines_total"), "Magazines emptied into the rbtree, by reason",
+	  COUNTER(release), RECLAIM_REASONS, "reason", reason_names, .elements = releases_seen },
+	{ "iovas_released", PROM("released_iovas_total"), "IOVAs returned from caches to the rbtree, by reason",
+	  COUNTER(released), RECLAIM_REASONS, "reason", reason_names, .elements = releases_seen },
+	{ "flushes", PROM("flushes_total"), "Cache flushes that returned IOVAs, by reason",
+	  COUNTER(flush), RECLAIM_REASONS, "reason", reason_names, .elements = flushes_seen },
+	{ "iovas_flushed", NULL, NULL, COUNTER(flushed), RECLAIM_REASONS, NULL, reason_names,
+	  .elements = flushes_seen },
+	{}
+};
+
+/* Per domain: the interval's summary (JSON), the caches now (both) */
+static const struct dms_metric summary_metrics[] = {
+	{ "allocs", NULL, NULL, SUMMARY(allocs) },
+	{ "hits", NULL, NULL, SUMMARY(hits) },
+	{ "misses", NULL, NULL, SUMMARY(misses) },
+	{ "bypass", NULL, NULL, SUMMARY(bypass) },
+	{ "frees", NULL, NULL, SUMMARY(frees) },
+	{ "depot_pushes", NULL, NULL, SUMMARY(depot_push), .seen = sees_depot },
+	{ "depot_pops", NULL, NULL, SUMMARY(depot_pop), .seen = sees_depot },
+	{ NULL, PROM("tree_nodes"), "IOVAs in the rbtree", SUMMARY(nodes), .gauge = true,
+	  .needs = TAG_VALID },
+	{ "cached_iovas", NULL, NULL, SUMMARY(cached), .needs = TAG_VALID },
+	{ "cached_bytes", PROM("cached_bytes"), "IOVA space held by the caches",
+	  SUMMARY(cached_bytes), .gauge = true, .needs = TAG_VALID },
+	{ "depot_magazines", NULL, NULL, SUMMARY(depot_mags), .needs = TAG_VALID },
+	{ "magazine_bytes", PROM("magazine_bytes"), "Memory of the domain's magazines",
+	  SUMMARY(magazine_bytes), .gauge = true, .needs = TAG_VALID },
+	{}
+};
+
+/* Per domain and lock */
+static const struct dms_metric lock_metrics[] = {
+	{ NULL, PROM("lock_wait_seconds_total"), "Time CPUs waited for the domain's locks",
+	  LOCK(wait_ns), .to_prom = NS },
+	{ NULL, PROM("lock_contentions_total"), "Contended acquisitions of the domain's locks",
+	  LOCK(count) },
+	{}
+};
+
+/* Per domain and CPU */
+static const struct dms_metric cpu_metrics[] = {
+	{ "loaded", NULL, NULL, CPU(loaded) },
+	{ "prev", NULL, NULL, CPU(prev) },
+	{ "cached_iovas", PROM("cpu_cached_iovas"), "IOVAs held by one CPU's cache, all size classes",
+	  CPU(iovas), .gauge = true },
+	{ NULL, PROM("cpu_cached_bytes"), "IOVA space held by one CPU's cache, all size classes",
+	  CPU(bytes), .gauge = true },
+	{}
+};
+
+static unsigned int domain_tags(const struct domain *d)
+{
+	return d->cache_valid ? TAG_VALID : 0;
+}
+
+static unsigned int class_tags(const struct domain *d, int order)
+{
+	return domain_tags(d) | (order < IOVATOP_CACHED_ORDERS ? TAG_CACHED : 0);
+}
+
+static void class_view(const struct domain *d, int order, struct class_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (order >= IOVATOP_CACHED_ORDERS || !d->cache_valid)
+		return;
+	c->all = class_cached(d, order);
+	c->depot_mags = d->cache.depot[order];
+	c->where[1] = c->depot_mags * IOVATOP_MAG_SIZE;
+	c->where[0] = c->all - c->where[1];
+}
+
+static void cpu_view(const struct domain *d, int cpu, struct cpu_cache *c)
+{
+	int o;
+
+	memset(c, 0, sizeof(*c));
+	for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
+		c->loaded += d->cache.loaded[o][cpu];
+		c->prev += d->cache.prev[o][cpu];
 	}
+	c->iovas = c->loaded + c->prev;
+	c->bytes = cpu_cached_bytes(d, cpu);
 }
 
-/* A gauge or counter of the domain with its driver and kind */
-static void prom_domain(struct dms_prom *p, const struct domain *d, uint64_t v)
-{
-	struct dms_labels l;
-
-	domain_labels(&l, d);
-	dms_label(&l, "driver", d->driver);
-	dms_label(&l, "kind", d->kind);
-	dms_prom_u64(p, &l, v);
-}
-
-static void prom_domain_seconds(struct dms_prom *p, const struct domain *d, uint64_t ns)
-{
-	struct dms_labels l;
-
-	domain_labels(&l, d);
-	dms_label(&l, "driver", d->driver);
-	dms_label(&l, "kind", d->kind);
-	dms_prom_double(p, &l, (double)ns / NSEC_PER_SEC);
-}
-
-static void domain_totals(const struct domain *d, struct iova_counters *all)
+static void domain_totals(const struct iova_counters *per_class, struct iova_counters *all)
 {
 	int o;
 
 	memset(all, 0, sizeof(*all));
 	for (o = 0; o < NR_BUCKETS; o++)
-		add_counters(all, &d->total[o]);
+		add_counters(all, &per_class[o]);
+}
+
+static void json_domain(struct dms_json *j, const struct domain *d)
+{
+	const struct summary *s = &d->s;
+	struct iova_counters all;
+	struct class_cache cc;
+	struct cpu_cache c;
+	int o, cpu, k;
+
+	domain_totals(d->delta, &all);
+	dms_json_object(j, NULL);
+	dms_json_u64(j, "id", d->id);
+	dms_json_str(j, "name", d->name);
+	dms_json_str(j, "device", d->device);
+	dms_json_str(j, "driver", d->driver);
+	dms_json_str(j, "kind", d->kind);
+	dms_json_i64(j, "group", d->info.group);
+	dms_json_bool(j, "destroyed", d->destroyed);
+	dms_json_u64(j, "granule", d->cache.granule);
+	dms_json_bool(j, "cache_valid", d->cache_valid);
+	dms_json_double(j, "hit_ratio", s->hit_ratio);
+	dms_json_metrics(j, summary_metrics, s, domain_tags(d));
+	dms_json_metrics(j, domain_metrics, &all, 0);
+	dms_json_metrics(j, reason_metrics, &all, 0);
+	dms_json_object(j, "tree");
+	dms_json_u64(j, "allocs", s->tree_allocs);
+	dms_json_u64(j, "alloc_failures", s->tree_fail);
+	dms_json_u64(j, "retries", all.tree_retry);
+	dms_json_u64(j, "frees", s->tree_frees);
+	if (d->cache_valid)
+		dms_json_u64(j, "nodes", s->nodes);
+	dms_json_double(j, "walk_avg", s->walk_avg);
+	dms_json_u64(j, "walk_max", s->walk_max);
+	dms_json_double(j, "depth_avg", s->depth_avg);
+	dms_json_u64(j, "depth_max", s->depth_max);
+	dms_json_end_object(j);
+	dms_json_object(j, "lock_wait_ns");
+	for (k = 0; k < LOCK_KINDS; k++)
+		dms_json_u64(j, lock_names[k], d->lock_delta[k].wait_ns);
+	dms_json_end_object(j);
+	dms_json_object(j, "lock_contentions");
+	for (k = 0; k < LOCK_KINDS; k++)
+		dms_json_u64(j, lock_names[k], d->lock_delta[k].count);
+	dms_json_end_object(j);
+	dms_json_array(j, "classes");
+	for (o = 0; o < IOVATOP_ORDERS; o++) {
+		dms_json_object(j, NULL);
+		dms_json_u64(j, "order", o);
+		dms_json_metrics(j, class_metrics, &d->delta[o], class_tags(d, o));
+		class_view(d, o, &cc);
+		dms_json_metrics(j, class_cache_metrics, &cc, class_tags(d, o));
+		dms_json_end_object(j);
+	}
+	dms_json_end_array(j);
+	dms_json_array(j, "cpus");
+	for (cpu = 0; d->cache_valid && cpu < st.ncpus_read; cpu++) {
+		cpu_view(d, cpu, &c);
+		dms_json_object(j, NULL);
+		dms_json_u64(j, "cpu", cpu);
+		dms_json_metrics(j, cpu_metrics, &c, 0);
+		dms_json_end_object(j);
+	}
+	dms_json_end_array(j);
+	dms_json_end_object(j);
+}
+
+static void json(struct dms_json *j)
+{
+	struct domain **list;
+	int n = selected(&list), i;
+
+	dms_json_array(j, "domains");
+	for (i = 0; i < n; i++)
+		json_domain(j, list[i]);
+	dms_json_end_array(j);
+	free(list);
+}
+
+/* Prometheus: cumulative since the tool started */
+
+static struct dms_record *add_record(struct dms_records *rs, const struct domain *d,
+				     const void *data, unsigned int tags)
+{
+	struct dms_record *r = dms_record_add(rs, data, tags);
+
+	dms_label(&r->labels, "domain", d->name);
+	dms_label(&r->labels, "device", d->device);
+	return r;
 }
 
 static void metrics_classes(struct dms_prom *p, struct domain **list, int n)
 {
-	static const char *const ops[] = { "push", "pop" };
+	struct class_cache *cc = dms_alloc(n * IOVATOP_ORDERS + 1, sizeof(*cc));
+	struct dms_records counts = {}, caches = {};
 	int i, o;
 
-	dms_prom_family(p, PROM("allocs_total"), "counter", "IOVA allocations by size class and where they were served from");
 	for (i = 0; i < n; i++)
-		for (o = 0; o < IOVATOP_ORDERS; o++)
-			prom_results(p, list[i], o, "result", alloc_names,
-				     list[i]->total[o].alloc, ALLOC_RESULTS, allocs_seen());
-	dms_prom_family(p, PROM("frees_total"), "counter", "IOVA frees by size class and where they went");
-	for (i = 0; i < n; i++)
-		for (o = 0; o < IOVATOP_ORDERS; o++)
-			prom_results(p, list[i], o, "result", free_names,
-				     list[i]->total[o].free, FREE_RESULTS, frees_seen());
-	dms_prom_family(p, PROM("depot_operations_total"), "counter", "Full magazines pushed to and popped from the depot");
-	/* inlined in unpatched kernels: no fentry sees them */
-	for (i = 0; i < n && !fentry_mode(); i++)
-		for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
-			__u64 v[] = { list[i]->total[o].depot_push, list[i]->total[o].depot_pop };
+		for (o = 0; o < IOVATOP_ORDERS; o++) {
+			unsigned int tags = class_tags(list[i], o);
 
-			prom_results(p, list[i], o, "op", ops, v, 2, ALL_OF(2));
+			dms_label_u64(&add_record(&counts, list[i], &list[i]->total[o], tags)->labels,
+				      "order", o);
+			class_view(list[i], o, &cc[caches.n]);
+			dms_label_u64(&add_record(&caches, list[i], &cc[caches.n], tags)->labels,
+				      "order", o);
 		}
+	dms_prom_metrics(p, class_metrics, counts.r, counts.n);
+	dms_prom_metrics(p, class_cache_metrics, caches.r, caches.n);
+	dms_records_free(&counts);
+	dms_records_free(&caches);
+	free(cc);
 }
 
-/* One family per member of struct iova_counters summed over the classes */
-static void metrics_tree(struct dms_prom *p, struct domain **list, int n)
+static void metrics_domains(struct dms_prom *p, struct domain **list, int n)
 {
-	static const struct {
-		const char *name, *help;
-		size_t offset;
-		bool fentry_blind;	/* the fentry mode cannot see it */
-	} families[] = {
-		{ PROM("tree_allocs_total"), "rbtree allocations",
-		  offsetof(struct iova_counters, tree_alloc) },
-		{ PROM("tree_alloc_failures_total"), "rbtree allocations that found no room",
-		  offsetof(struct iova_counters, tree_alloc_fail) },
-		{ PROM("tree_frees_total"), "IOVAs removed from the rbtree",
-		  offsetof(struct iova_counters, tree_free) },
-		{ PROM("tree_walk_nodes_total"), "rbtree nodes visited by allocations (not in fentry mode)",
-		  offsetof(struct iova_counters, walk_sum), true },
-		{ PROM("tree_insert_depth_total"),
-		  "Sum of the depths at which allocations inserted their rbtree node; over tree_inserts_measured_total, the mean depth",
-		  offsetof(struct iova_counters, depth_sum) },
-		{ PROM("tree_inserts_measured_total"), "rbtree inserts whose depth was measured",
-		  offsetof(struct iova_counters, depth_count) },
-	};
-	struct iova_counters all;
-	size_t f;
-	int i;
-
-	for (f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		dms_prom_family(p, families[f].name, "counter", families[f].help);
-		for (i = 0; i < n && !(families[f].fentry_blind && fentry_mode()); i++) {
-			domain_totals(list[i], &all);
-			prom_domain(p, list[i], *(const __u64 *)((const char *)&all + families[f].offset));
-		}
-	}
-	dms_prom_family(p, PROM("tree_depth_max"), "gauge", "Deepest rbtree insert since the tool started");
-	for (i = 0; i < n; i++) {
-		domain_totals(list[i], &all);
-		prom_domain(p, list[i], all.depth_max);
-	}
-	dms_prom_family(p, PROM("magazine_release_seconds_total"), "counter", "Time spent emptying magazines into the rbtree");
-	for (i = 0; i < n && releases_seen(); i++) {
-		domain_totals(list[i], &all);
-		prom_domain_seconds(p, list[i], all.release_ns);
-	}
-	dms_prom_family(p, PROM("released_magazines_total"), "counter", "Magazines emptied into the rbtree, by reason");
-	for (i = 0; i < n; i++) {
-		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.release, RECLAIM_REASONS,
-			     releases_seen());
-	}
-	dms_prom_family(p, PROM("released_iovas_total"), "counter", "IOVAs returned from caches to the rbtree, by reason");
-	for (i = 0; i < n; i++) {
-		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.released, RECLAIM_REASONS,
-			     releases_seen());
-	}
-	dms_prom_family(p, PROM("flushes_total"), "counter", "Cache flushes that returned IOVAs, by reason");
-	for (i = 0; i < n; i++) {
-		domain_totals(list[i], &all);
-		prom_results(p, list[i], -1, "reason", reason_names, all.flush, RECLAIM_REASONS,
-			     flushes_seen());
-	}
-}
-
-static void metrics_locks(struct dms_prom *p, struct domain **list, int n)
-{
-	struct dms_labels l;
+	struct iova_counters *all = dms_alloc(n + 1, sizeof(*all));
+	struct dms_records totals = {}, reasons = {}, summaries = {}, locks = {};
+	struct dms_record *r;
 	int i, k;
 
-	dms_prom_family(p, PROM("lock_wait_seconds_total"), "counter", "Time CPUs waited for the domain's locks");
-	for (i = 0; i < n; i++)
-		for (k = 0; k < LOCK_KINDS; k++) {
-			domain_labels(&l, list[i]);
-			dms_label(&l, "lock", lock_names[k]);
-			dms_prom_double(p, &l, (double)list[i]->lock_total[k].wait_ns / NSEC_PER_SEC);
-		}
-	dms_prom_family(p, PROM("lock_contentions_total"), "counter", "Contended acquisitions of the domain's locks");
-	for (i = 0; i < n; i++)
-		for (k = 0; k < LOCK_KINDS; k++) {
-			domain_labels(&l, list[i]);
-			dms_label(&l, "lock", lock_names[k]);
-			dms_prom_u64(p, &l, list[i]->lock_total[k].count);
-		}
+	for (i = 0; i < n; i++) {
+		domain_totals(list[i]->total, &all[i]);
+		add_record(&reasons, list[i], &all[i], 0);
+		r = add_record(&totals, list[i], &all[i], 0);
+		dms_label(&r->labels, "driver", list[i]->driver);
+		dms_label(&r->labels, "kind", list[i]->kind);
+		*dms_record_add(&summaries, NULL, 0) = *r;
+		summaries.r[i].data = &list[i]->s;
+		summaries.r[i].tags = domain_tags(list[i]);
+		for (k = 0; k < LOCK_KINDS; k++)
+			dms_label(&add_record(&locks, list[i], &list[i]->lock_total[k], 0)->labels,
+				  "lock", lock_names[k]);
+	}
+	dms_prom_metrics(p, domain_metrics, totals.r, totals.n);
+	dms_prom_metrics(p, reason_metrics, reasons.r, reasons.n);
+	dms_prom_metrics(p, lock_metrics, locks.r, locks.n);
+	dms_prom_metrics(p, summary_metrics, summaries.r, summaries.n);
+	dms_records_free(&totals);
+	dms_records_free(&reasons);
+	dms_records_free(&summaries);
+	dms_records_free(&locks);
+	free(all);
 }
 
-static void metrics_caches(struct dms_prom *p, struct domain **list, int n)
+static void metrics_cpus(struct dms_prom *p, struct domain **list, int n)
 {
-	static const struct {
-		const char *name, *help;
-		size_t offset;
-	} gauges[] = {
-		{ PROM("tree_nodes"), "IOVAs in the rbtree", offsetof(struct summary, nodes) },
-		{ PROM("cached_bytes"), "IOVA space held by the caches",
-		  offsetof(struct summary, cached_bytes) },
-		{ PROM("magazine_bytes"), "Memory of the domain's magazines",
-		  offsetof(struct summary, magazine_bytes) },
-	};
-	struct dms_labels l;
-	int i, o, cpu;
-	size_t f;
+	struct cpu_cache *c = dms_alloc(n * st.ncpus_read + 1, sizeof(*c));
+	struct dms_records cpus = {};
+	int i, cpu;
 
-	for (f = 0; f < sizeof(gauges) / sizeof(gauges[0]); f++) {
-		dms_prom_family(p, gauges[f].name, "gauge", gauges[f].help);
-		for (i = 0; i < n; i++)
-			if (list[i]->cache_valid)
-				prom_domain(p, list[i], *(const uint64_t *)((const char *)&list[i]->s +
-									    gauges[f].offset));
-	}
-	dms_prom_family(p, PROM("cached_iovas"), "gauge", "IOVAs held by the CPU caches and the depot, by size class");
-	for (i = 0; i < n; i++)
-		for (o = 0; list[i]->cache_valid && o < IOVATOP_CACHED_ORDERS; o++) {
-			uint64_t depot = list[i]->cache.depot[o] * IOVATOP_MAG_SIZE;
-
-			domain_labels(&l, list[i]);
-			dms_label_u64(&l, "order", o);
-			dms_label(&l, "where", "cpus");
-			dms_prom_u64(p, &l, class_cached(list[i], o) - depot);
-			l.value[l.n - 1] = "depot";
-			dms_prom_u64(p, &l, depot);
-		}
-	dms_prom_family(p, PROM("depot_magazines"), "gauge", "Full magazines in the depot, by size class");
-	for (i = 0; i < n; i++)
-		for (o = 0; list[i]->cache_valid && o < IOVATOP_CACHED_ORDERS; o++) {
-			domain_labels(&l, list[i]);
-			dms_label_u64(&l, "order", o);
-			dms_prom_u64(p, &l, list[i]->cache.depot[o]);
-		}
-	dms_prom_family(p, PROM("cpu_cached_iovas"), "gauge", "IOVAs held by one CPU's cache, all size classes");
 	for (i = 0; i < n; i++)
 		for (cpu = 0; list[i]->cache_valid && cpu < st.ncpus_read; cpu++) {
-			domain_labels(&l, list[i]);
-			dms_label_u64(&l, "cpu", cpu);
-			dms_prom_u64(p, &l, cpu_cached(list[i], cpu));
+			cpu_view(list[i], cpu, &c[cpus.n]);
+			dms_label_u64(&add_record(&cpus, list[i], &c[cpus.n], 0)->labels, "cpu", cpu);
 		}
-	dms_prom_family(p, PROM("cpu_cached_bytes"), "gauge", "IOVA space held by one CPU's cache, all size classes");
-	for (i = 0; i < n; i++)
-		for (cpu = 0; list[i]->cache_valid && cpu < st.ncpus_read; cpu++) {
-			domain_labels(&l, list[i]);
-			dms_label_u64(&l, "cpu", cpu);
-			dms_prom_u64(p, &l, cpu_cached_bytes(list[i], cpu));
-		}
+	dms_prom_metrics(p, cpu_metrics, cpus.r, cpus.n);
+	dms_records_free(&cpus);
+	free(c);
 }
 
 static void metrics(struct dms_prom *p)
@@ -1411,9 +1313,8 @@ static void metrics(struct dms_prom *p)
 	int n = selected(&list);
 
 	metrics_classes(p, list, n);
-	metrics_tree(p, list, n);
-	metrics_locks(p, list, n);
-	metrics_caches(p, list, n);
+	metrics_domains(p, list, n);
+	metrics_cpus(p, list, n);
 	free(list);
 }
 

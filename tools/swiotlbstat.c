@@ -73,11 +73,17 @@ static const char *const lost_names[LOST_KINDS] = {
 enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
 static enum view view;
 
+/* A row of the devices table: its key (the struct device) first */
 struct dev {
 	uint64_t key;
 	struct device_info info;
 	struct device_counters total, prev, delta;
-	bool seen;		/* still in the map */
+};
+
+/* The pools as the outputs show them, in slots */
+struct occupancy {
+	__u64 pools[KINDS];
+	__u64 total, used, hiwater, events_hiwater, transient;
 };
 
 /* The snapshot: everything the renderers read */
@@ -85,16 +91,15 @@ static struct snap {
 	struct swiotlbstat_bpf *skel;
 	struct swiotlb_counters total, prev, delta;
 	struct swiotlb_state st;
-	uint64_t hiwater;	/* the kernel's, else the events', else the highest seen */
-	uint64_t events_peak;	/* slots in use at most, from maps and unmaps */
+	/* hiwater: the kernel's, else the events', else the highest seen */
+	struct occupancy occ;
 	uint64_t lat_p50_ns, lat_p99_ns;	/* bucket upper bounds, 0: no maps */
-	struct dev *devs;
-	int ndevs, cap_devs;
+	struct dms_rows devs;
 	long lines;		/* printed since the last header */
 	bool mem_tried;
 	unsigned int hz;	/* the kernel's, once two reads tell it; 0 before */
 	uint64_t first_jiffies, first_ktime_ns;
-} s;
+} s = { .devs = { .size = sizeof(struct dev) } };
 
 /* What --advise bases its numbers on, gathered at each interval */
 static struct observed {
@@ -203,26 +208,16 @@ static const char *const bounced_blind[] = {
 	NULL
 };
 
-static const char *no_events(void)
-{
-	if (!dms_btf_has("btf_trace_swiotlb_slot_alloc", BTF_KIND_TYPEDEF))
-		return "this kernel has no swiotlb:* events of the dmascope patches (apply kernel-patches/)";
-	return NULL;
-}
-
-static const char *no_functions(void)
-{
-	if (!dms_btf_has("swiotlb_tbl_map_single", BTF_KIND_FUNC))
-		return "no swiotlb_tbl_map_single in the kernel's BTF";
-	return NULL;
-}
-
 /* The last needs no fentry: for kernels that refuse it (lockdown, policy) */
 static const struct dms_mode modes[] = {
 	{ "tracepoint", "the swiotlb:* events of the dmascope patches",
-	  { tp_hooks, map_hooks, base_hooks }, NULL, no_events },
+	  { tp_hooks, map_hooks, base_hooks },
+	  .needs = { { "btf_trace_swiotlb_slot_alloc", BTF_KIND_TYPEDEF } },
+	  .missing = "this kernel has no swiotlb:* events of the dmascope patches (apply kernel-patches/)" },
 	{ "fentry", "the map and unmap functions; no swiotlb:* events in this kernel",
-	  { fentry_hooks, map_hooks, base_hooks }, fentry_blind, no_functions },
+	  { fentry_hooks, map_hooks, base_hooks }, fentry_blind,
+	  .needs = { { "swiotlb_tbl_map_single", BTF_KIND_FUNC } },
+	  .missing = "no swiotlb_tbl_map_single in the kernel's BTF" },
 	{ "bounced", "upstream's swiotlb_bounced event only; no fentry/fexit",
 	  { bounced_hooks, base_hooks }, bounced_blind },
 	{}
@@ -335,42 +330,39 @@ static bool have_unmaps(void)
 	return dms_mode_is("tracepoint") || dms_prog_attached("fentry_unmap") || dms_prog_attached("fentry_unmap_pool");
 }
 
-struct stale_locks {
-	uint64_t generation;
-	uint64_t *keys;
-	size_t n, cap;
-};
-
-static void note_stale_lock(const void *key, const void *value, void *ctx)
+/* An area lock of a pool this snapshot did not find: gone with the pool */
+static bool stale_lock(const void *key, const void *value, void *ctx)
 {
-	struct stale_locks *st = ctx;
-
-	if (*(const uint64_t *)value == st->generation)
-		return;
-	if (st->n == st->cap) {
-		st->cap = st->cap ? 2 * st->cap : 64;
-		st->keys = dms_realloc(st->keys, st->cap, sizeof(*st->keys));
-	}
-	st->keys[st->n++] = *(const uint64_t *)key;
+	(void)key;
+	(void)ctx;
+	return *(const uint64_t *)value != s.st.generation;
 }
 
-/* The area locks of pools this snapshot did not find: gone with the pool */
 static void forget_stale_locks(void)
 {
-	int fd = bpf_map__fd(s.skel->maps.area_locks);
-	struct stale_locks st = { .generation = s.st.generation };
-	size_t i;
-
-	dms_run.map_read_errors += dms_map_for_each(fd, sizeof(uint64_t), sizeof(uint64_t),
-						    false, note_stale_lock, &st);
-	for (i = 0; i < st.n; i++)
-		bpf_map_delete_elem(fd, &st.keys[i]);
-	free(st.keys);
+	dms_run.map_read_errors += dms_map_delete_if(bpf_map__fd(s.skel->maps.area_locks),
+						     sizeof(uint64_t), sizeof(uint64_t),
+						     stale_lock, NULL);
 }
 
 static bool have_lock_waits(void)
 {
 	return dms_prog_attached("contention_begin");
+}
+
+static bool have_events(void)
+{
+	return dms_mode_is("tracepoint");
+}
+
+static bool have_growth(void)
+{
+	return dms_prog_attached("tp_pool_add");
+}
+
+static bool have_grow_failures(void)
+{
+	return dms_prog_attached("tp_grow_fail");
 }
 
 /* Every map and every unmap seen, with its slots: an exact high-water */
@@ -479,59 +471,26 @@ static void add_global(const void *key, const void *values, void *ctx)
 {
 	(void)key;
 	(void)ctx;
-	dms_percpu_sum(values, sizeof(struct swiotlb_counters), (uint64_t *)&s.total,
-		       sizeof(s.total) / sizeof(uint64_t));
-}
-
-static struct dev *get_dev(uint64_t key)
-{
-	struct dev *d;
-	int i;
-
-	for (i = 0; i < s.ndevs; i++)
-		if (s.devs[i].key == key)
-			return &s.devs[i];
-	if (s.ndevs == s.cap_devs) {
-		s.cap_devs = s.cap_devs ? 2 * s.cap_devs : 16;
-		s.devs = dms_realloc(s.devs, s.cap_devs, sizeof(*s.devs));
-	}
-	d = &s.devs[s.ndevs++];
-	memset(d, 0, sizeof(*d));
-	d->key = key;
-	if (bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), &key, &d->info))
-		snprintf(d->info.name, sizeof(d->info.name), "%#llx", (unsigned long long)key);
-	return d;
-}
-
-static void max_into(__u64 *to, __u64 v)
-{
-	if (v > *to)
-		*to = v;
+	dms_percpu_fold(values, sizeof(struct swiotlb_counters), (uint64_t *)&s.total,
+			sizeof(s.total) / sizeof(uint64_t), 0);
 }
 
 static void add_device(const void *key, const void *values, void *ctx)
 {
-	size_t stride = dms_percpu_stride(sizeof(struct device_counters));
-	struct dev *d = get_dev(*(const uint64_t *)key);
-	int cpu, i;
+	int fd = bpf_map__fd(s.skel->maps.device_names);
+	bool made;
+	struct dev *d = dms_row_get(&s.devs, *(const uint64_t *)key, &made);
 
 	(void)ctx;
-	d->seen = true;
-	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
-		const struct device_counters *c = (const void *)((const char *)values + cpu * stride);
-
-		d->total.maps += c->maps;
-		for (i = 0; i < DIRS; i++)
-			d->total.bytes[i] += c->bytes[i];
-		d->total.bounced_bytes += c->bounced_bytes;
-		d->total.unmaps += c->unmaps;
-		d->total.failures += c->failures;
-		d->total.failure_bytes += c->failure_bytes;
-		max_into(&d->total.largest, c->largest);
-		max_into(&d->total.largest_failure, c->largest_failure);
-	}
+	if (made && bpf_map_lookup_elem(fd, key, &d->info))
+		snprintf(d->info.name, sizeof(d->info.name), "%#llx",
+			 *(const unsigned long long *)key);
+	dms_percpu_fold(values, sizeof(struct device_counters), (uint64_t *)&d->total,
+			sizeof(d->total) / sizeof(uint64_t),
+			DMS_FIELD_BIT(struct device_counters, largest) |
+			DMS_FIELD_BIT(struct device_counters, largest_failure));
 	if (!d->info.driver[0])
-		bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), key, &d->info);
+		bpf_map_lookup_elem(fd, key, &d->info);
 }
 
 static void sub_u64s(void *out, const void *now, const void *before, size_t size)
@@ -608,53 +567,6 @@ static void observe(void)
 	obs.busy_used[obs.nbusy++] = s.st.used;
 }
 
-static void collect(void)
-{
-	int i;
-
-	run_snapshot();
-	learn_hz();
-	memset(&s.total, 0, sizeof(s.total));
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.counters), sizeof(uint32_t),
-				 sizeof(struct swiotlb_counters), true, add_global, NULL);
-	sub_u64s(&s.delta, &s.total, &s.prev, sizeof(s.total));
-	s.prev = s.total;
-	for (i = 0; i < s.ndevs; i++) {
-		s.devs[i].seen = false;
-		memset(&s.devs[i].total, 0, sizeof(s.devs[i].total));
-	}
-	/* a device's first events can be in either map (see devices_nested) */
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.devices), sizeof(uint64_t),
-				 sizeof(struct device_counters), true, add_device, NULL);
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.devices_nested), sizeof(uint64_t),
-				 sizeof(struct device_counters), true, add_device, NULL);
-	for (i = 0; i < s.ndevs; i++) {
-		struct dev *d = &s.devs[i];
-
-		sub_u64s(&d->delta, &d->total, &d->prev, sizeof(d->total));
-		d->delta.largest = d->total.largest;
-		d->delta.largest_failure = d->total.largest_failure;
-		d->prev = d->total;
-	}
-	if (have_events_peak() && s.skel->bss->slots_peak > 0)
-		s.events_peak = s.skel->bss->slots_peak;
-	if (s.st.has_hiwater)
-		s.hiwater = s.st.hiwater;
-	else if (s.st.used > s.hiwater)
-		s.hiwater = s.st.used;
-	/* the reads at the intervals are a floor the events never stay under */
-	if (!s.st.has_hiwater && s.events_peak > s.hiwater)
-		s.hiwater = s.events_peak;
-	s.lat_p50_ns = quantile_ns(s.delta.latency, 0.50);
-	s.lat_p99_ns = quantile_ns(s.delta.latency, 0.99);
-	observe();
-}
-
-/* ---- table ---- */
-
 static uint64_t pools_of(int kind)
 {
 	uint32_t i;
@@ -665,52 +577,108 @@ static uint64_t pools_of(int kind)
 	return n;
 }
 
-/* A field of width w: the number, or '-' when it cannot be known */
-static void field(struct dms_buf *b, int w, bool known, const char *fmt, double v)
+static void read_devices(void)
 {
-	char num[32];
+	struct dev *d;
+	int i;
 
-	if (known)
-		snprintf(num, sizeof(num), fmt, v);
-	else
-		snprintf(num, sizeof(num), "-");
-	dms_buf_printf(b, " %*s", w, num);
+	for (i = 0; i < s.devs.n; i++) {
+		d = dms_row_at(&s.devs, i);
+		memset(&d->total, 0, sizeof(d->total));
+	}
+	/* a device's first events can be in either map (see devices_nested) */
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.devices), sizeof(uint64_t),
+				 sizeof(struct device_counters), true, add_device, NULL);
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.devices_nested), sizeof(uint64_t),
+				 sizeof(struct device_counters), true, add_device, NULL);
+	for (i = 0; i < s.devs.n; i++) {
+		d = dms_row_at(&s.devs, i);
+		sub_u64s(&d->delta, &d->total, &d->prev, sizeof(d->total));
+		d->delta.largest = d->total.largest;
+		d->delta.largest_failure = d->total.largest_failure;
+		d->prev = d->total;
+	}
+}
+
+/* The reads at the intervals are a floor the events never stay under */
+static void read_occupancy(void)
+{
+	struct occupancy *o = &s.occ;
+	int k;
+
+	for (k = 0; k < KINDS; k++)
+		o->pools[k] = pools_of(k);
+	o->total = s.st.nslabs;
+	o->used = s.st.used;
+	o->transient = s.st.transient_nslabs;
+	if (have_events_peak() && s.skel->bss->slots_peak > 0)
+		o->events_hiwater = s.skel->bss->slots_peak;
+	if (s.st.has_hiwater)
+		o->hiwater = s.st.hiwater;
+	else if (s.st.used > o->hiwater)
+		o->hiwater = s.st.used;
+	if (!s.st.has_hiwater && o->events_hiwater > o->hiwater)
+		o->hiwater = o->events_hiwater;
+}
+
+static void collect(void)
+{
+	run_snapshot();
+	learn_hz();
+	memset(&s.total, 0, sizeof(s.total));
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.counters), sizeof(uint32_t),
+				 sizeof(struct swiotlb_counters), true, add_global, NULL);
+	sub_u64s(&s.delta, &s.total, &s.prev, sizeof(s.total));
+	s.prev = s.total;
+	read_devices();
+	read_occupancy();
+	s.lat_p50_ns = quantile_ns(s.delta.latency, 0.50);
+	s.lat_p99_ns = quantile_ns(s.delta.latency, 0.99);
+	observe();
+}
+
+/* ---- table ---- */
+
+static double mib(uint64_t slots)
+{
+	return slots * SWIOTLBSTAT_SLOT_SIZE / MIB;
 }
 
 static void table_line(struct dms_buf *b)
 {
-	bool mem = s.st.mem != 0, lat = have_map_exit();
-	bool grow = dms_prog_attached("tp_pool_add");
+	const struct occupancy *o = &s.occ;
+	const struct swiotlb_counters *c = &s.delta;
+	bool mem = s.st.mem != 0, lat = have_map_exit(), grow = have_growth();
 	char when[16], pools[24] = "-";
-	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
 
 	if (s.lines++ % HEADER_EVERY == 0)
 		dms_buf_printf(b, "%8s %9s %9s %8s %8s %5s %9s %9s %9s %6s %5s %5s %8s %8s %8s\n",
 			       "TIME", "POOLS", "TOTAL_MiB", "USED_MiB", "HIGH_MiB", "USE%",
 			       "MAPS/s", "UNMAPS/s", "BNC_MB/s", "FAIL", "GROW", "RMVD",
 			       "P50_us", "P99_us", "LOCKus/s");
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	dms_time_of_day(when, sizeof(when));
 	if (mem)
-		snprintf(pools, sizeof(pools), "%llu/%llu/%llu",
-			 (unsigned long long)pools_of(KIND_DEFAULT),
-			 (unsigned long long)pools_of(KIND_DYNAMIC),
-			 (unsigned long long)pools_of(KIND_TRANSIENT));
+		snprintf(pools, sizeof(pools), "%llu/%llu/%llu", o->pools[KIND_DEFAULT],
+			 o->pools[KIND_DYNAMIC], o->pools[KIND_TRANSIENT]);
 	dms_buf_printf(b, "%8s %9s", when, pools);
-	field(b, 9, mem, "%.1f", s.st.nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB);
-	field(b, 8, mem, "%.2f", s.st.used * SWIOTLBSTAT_SLOT_SIZE / MIB);
-	field(b, 8, mem, "%.2f", s.hiwater * SWIOTLBSTAT_SLOT_SIZE / MIB);
-	field(b, 5, mem && s.st.nslabs, "%.1f", 100.0 * s.st.used / (s.st.nslabs ? s.st.nslabs : 1));
-	field(b, 9, have_maps(), "%.0f", dms_rate(s.delta.maps));
-	field(b, 9, have_unmaps(), "%.0f", dms_rate(s.delta.unmaps));
-	field(b, 9, have_bounced(), "%.2f", dms_rate(s.delta.bounced_bytes) / MB);
-	field(b, 6, have_maps(), "%.0f", s.delta.map_failures);
-	field(b, 5, grow, "%.0f", s.delta.pools_added[KIND_DYNAMIC] +
-	      s.delta.pools_added[KIND_TRANSIENT]);
-	field(b, 5, grow, "%.0f", s.delta.pools_removed[KIND_DYNAMIC] +
-	      s.delta.pools_removed[KIND_TRANSIENT]);
-	field(b, 8, lat && s.lat_p50_ns, "%.1f", s.lat_p50_ns / 1e3);
-	field(b, 8, lat && s.lat_p99_ns, "%.1f", s.lat_p99_ns / 1e3);
-	field(b, 8, have_lock_waits(), "%.0f", dms_rate(s.delta.area_lock_wait_ns) / 1e3);
+	dms_buf_field(b, 9, mem, "%.1f", mib(o->total));
+	dms_buf_field(b, 8, mem, "%.2f", mib(o->used));
+	dms_buf_field(b, 8, mem, "%.2f", mib(o->hiwater));
+	dms_buf_field(b, 5, mem && o->total, "%.1f", 100.0 * o->used / (o->total ? o->total : 1));
+	dms_buf_field(b, 9, have_maps(), "%.0f", dms_rate(c->maps));
+	dms_buf_field(b, 9, have_unmaps(), "%.0f", dms_rate(c->unmaps));
+	dms_buf_field(b, 9, have_bounced(), "%.2f", dms_rate(c->bounced_bytes) / MB);
+	dms_buf_field(b, 6, have_maps(), "%.0f", c->map_failures);
+	dms_buf_field(b, 5, grow, "%.0f", c->pools_added[KIND_DYNAMIC] +
+		      c->pools_added[KIND_TRANSIENT]);
+	dms_buf_field(b, 5, grow, "%.0f", c->pools_removed[KIND_DYNAMIC] +
+		      c->pools_removed[KIND_TRANSIENT]);
+	dms_buf_field(b, 8, lat && s.lat_p50_ns, "%.1f", s.lat_p50_ns / 1e3);
+	dms_buf_field(b, 8, lat && s.lat_p99_ns, "%.1f", s.lat_p99_ns / 1e3);
+	dms_buf_field(b, 8, have_lock_waits(), "%.0f", dms_rate(c->area_lock_wait_ns) / 1e3);
 	dms_buf_printf(b, "\n");
 }
 
@@ -736,12 +704,12 @@ static void table_pools(struct dms_buf *b)
 
 		dms_buf_printf(b, "%-9s %#18llx %8llu %8.2f %8llu", kind_names[p->kind % KINDS],
 			       (unsigned long long)p->addr, (unsigned long long)p->nslabs,
-			       p->nslabs * SWIOTLBSTAT_SLOT_SIZE / MIB, (unsigned long long)p->used);
-		field(b, 8, has_peak, "%.0f", (double)peak);
-		field(b, 5, p->nslabs, "%.1f", 100.0 * p->used / (p->nslabs ? p->nslabs : 1));
+			       mib(p->nslabs), (unsigned long long)p->used);
+		dms_buf_field(b, 8, has_peak, "%.0f", (double)peak);
+		dms_buf_field(b, 5, p->nslabs, "%.1f", 100.0 * p->used / (p->nslabs ? p->nslabs : 1));
 		dms_buf_printf(b, " %5u", p->nareas);
-		field(b, 10, pool_age_ms(p) != NO_AGE, "%.1f", pool_age_ms(p) / 1e3);
-		field(b, 8, known, "%.2f", info.alloc_ns / 1e6);
+		dms_buf_field(b, 10, pool_age_ms(p) != NO_AGE, "%.1f", pool_age_ms(p) / 1e3);
+		dms_buf_field(b, 8, known, "%.2f", info.alloc_ns / 1e6);
 		dms_buf_printf(b, "\n");
 	}
 	if (s.st.truncated)
@@ -756,15 +724,15 @@ static void table_devices(struct dms_buf *b)
 	dms_buf_printf(b, "%-20s %-14s %9s %9s %9s %9s %9s %9s %6s %9s\n", "DEVICE", "DRIVER",
 		       "MAPS/s", "UNMAPS/s", "TODEV_MB", "FROMDEV_MB", "BIDI_MB", "BNC_MB",
 		       "FAIL", "LARGEST");
-	for (i = 0; i < s.ndevs; i++) {
-		const struct dev *d = &s.devs[i];
+	for (i = 0; i < s.devs.n; i++) {
+		const struct dev *d = dms_row_at(&s.devs, i);
 		const struct device_counters *c = &d->delta;
 
 		if (!c->maps && !c->unmaps && !c->failures && !c->bounced_bytes)
 			continue;
 		dms_buf_printf(b, "%-20.20s %-14.14s %9.0f", d->info.name,
 			       d->info.driver[0] ? d->info.driver : "-", dms_rate(c->maps));
-		field(b, 9, have_unmaps(), "%.0f", dms_rate(c->unmaps));
+		dms_buf_field(b, 9, have_unmaps(), "%.0f", dms_rate(c->unmaps));
 		dms_buf_printf(b, " %9.2f %9.2f %9.2f %9.2f %6llu %9llu\n",
 			       c->bytes[DIR_TO_DEVICE] / MB, c->bytes[DIR_FROM_DEVICE] / MB,
 			       c->bytes[DIR_BIDIRECTIONAL] / MB, c->bounced_bytes / MB,
@@ -774,16 +742,11 @@ static void table_devices(struct dms_buf *b)
 
 static void table(struct dms_buf *b)
 {
-	char when[16];
-	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
-
 	if (view == VIEW_LINE) {
 		table_line(b);
 		return;
 	}
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	dms_buf_printf(b, "swiotlbstat %s  mode %s  interval %.2fs\n", when,
-		       dms_run.bpf.mode->name, dms_run.elapsed_s);
+	dms_table_title(b, NULL);
 	if (view == VIEW_POOLS)
 		table_pools(b);
 	else
@@ -791,7 +754,86 @@ static void table(struct dms_buf *b)
 	dms_buf_printf(b, "\n");
 }
 
-/* ---- JSON: fields that cannot be known are absent ---- */
+/* ---- JSON and Prometheus: what the mode cannot see is absent ---- */
+
+#define SLOT		SWIOTLBSTAT_SLOT_SIZE
+#define NS		1e-9
+#define OCC(m)		offsetof(struct occupancy, m)
+#define COUNT(m)	offsetof(struct swiotlb_counters, m)
+#define DEV(m)		offsetof(struct device_counters, m)
+#define TAG_TRANSIENT	1	/* the kernel has transient pools */
+
+/* JSON in slots, Prometheus in bytes */
+static const struct dms_metric occupancy_metrics[] = {
+	{ "pools", PROM("pools"), "Pools, by kind", OCC(pools), KINDS, "kind", kind_names,
+	  .gauge = true },
+	{ "total_slots", PROM("total_bytes"), "Bounce buffer memory of all pools but the transient ones (io_tlb_nslabs)",
+	  OCC(total), .to_prom = SLOT, .gauge = true },
+	{ "used_slots", PROM("used_bytes"), "Bounce buffer memory in use (io_tlb_used)",
+	  OCC(used), .to_prom = SLOT, .gauge = true },
+	{ "hiwater_slots", NULL, NULL, OCC(hiwater) },
+	{ "events_hiwater_slots", NULL, NULL, OCC(events_hiwater), .seen = have_events_peak },
+	{ "transient_slots", PROM("transient_bytes"), "Memory of transient pools",
+	  OCC(transient), .to_prom = SLOT, .gauge = true, .needs = TAG_TRANSIENT },
+	{}
+};
+
+/* labelled with where the number comes from */
+static const struct dms_metric hiwater_metric[] = {
+	{ NULL, PROM("used_hiwater_bytes"), "Highest use: the kernel's io_tlb_used_hiwater, else followed through maps and unmaps (events), else the highest read (sampled)",
+	  OCC(hiwater), .to_prom = SLOT, .gauge = true },
+	{}
+};
+
+static const struct dms_metric counter_metrics[] = {
+	{ "maps", PROM("maps_total"), "Bounce buffers mapped", COUNT(maps), .seen = have_maps },
+	{ "map_failures", PROM("map_failures_total"), "Maps that found no room (swiotlb buffer is full)",
+	  COUNT(map_failures), .seen = have_maps },
+	{ "map_failure_bytes", PROM("map_failure_bytes_total"), "Bytes of the maps that failed",
+	  COUNT(map_failure_bytes), .seen = have_maps },
+	{ "unmaps", PROM("unmaps_total"), "Bounce buffers unmapped", COUNT(unmaps),
+	  .seen = have_unmaps },
+	{ "mapped_bytes", PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers",
+	  COUNT(map_bytes), .seen = have_map_exit },
+	{ "bounced", PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)",
+	  COUNT(bounced), .seen = have_bounced },
+	{ "bounced_bytes", PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)",
+	  COUNT(bounced_bytes), .seen = have_bounced },
+	{ "crossed_areas", NULL, NULL, COUNT(crossed), .seen = have_events },
+	{ "pools_added", PROM("pools_added_total"), "Pools added, by kind", COUNT(pools_added),
+	  KINDS, "kind", kind_names, .seen = have_growth },
+	{ "pools_removed", PROM("pools_removed_total"), "Pools removed, by kind",
+	  COUNT(pools_removed), KINDS, "kind", kind_names, .seen = have_growth },
+	{ "pool_alloc_ns", NULL, NULL, COUNT(pool_alloc_ns), .seen = have_growth },
+	{ "grow_failures", PROM("grow_failures_total"), "Pools that could not be added",
+	  COUNT(grow_failures), .seen = have_grow_failures },
+	{ "area_lock_waits", PROM("area_lock_waits_total"), "Times an area lock was found taken",
+	  COUNT(area_lock_waits), .seen = have_lock_waits },
+	{ "area_lock_wait_ns", PROM("area_lock_wait_seconds_total"), "Time waited for the area locks",
+	  COUNT(area_lock_wait_ns), .to_prom = NS, .seen = have_lock_waits },
+	{}
+};
+
+static const struct dms_metric device_metrics[] = {
+	{ "maps", PROM("device_maps_total"), "Bounce buffers mapped, per device", DEV(maps),
+	  .seen = have_maps },
+	{ "map_failures", PROM("device_map_failures_total"), "Maps that found no room, per device",
+	  DEV(failures), .seen = have_maps },
+	{ "map_failure_bytes", NULL, NULL, DEV(failure_bytes), .seen = have_maps },
+	{ "largest_failure_bytes", NULL, NULL, DEV(largest_failure), .seen = have_maps },
+	{ "unmaps", NULL, NULL, DEV(unmaps), .seen = have_unmaps },
+	{ "mapped_bytes", PROM("device_mapped_bytes_total"), "Bytes mapped, per device and direction",
+	  DEV(bytes), DIRS, "direction", dir_names, .seen = have_map_exit },
+	{ "largest_map_bytes", NULL, NULL, DEV(largest), .seen = have_map_exit },
+	{ "bounced_bytes", PROM("device_bounced_bytes_total"), "Bytes bounced (swiotlb_bounced), per device",
+	  DEV(bounced_bytes), .seen = have_bounced },
+	{}
+};
+
+static unsigned int occupancy_tags(void)
+{
+	return s.st.has_transient ? TAG_TRANSIENT : 0;
+}
 
 static void json_pools(struct dms_json *j)
 {
@@ -819,142 +861,32 @@ static void json_pools(struct dms_json *j)
 	dms_json_end_array(j);
 }
 
-static void json_devices(struct dms_json *j)
+static void json(struct dms_json *j)
 {
 	int i;
 
-	dms_json_array(j, "devices");
-	for (i = 0; i < s.ndevs; i++) {
-		const struct dev *d = &s.devs[i];
-
-		dms_json_object(j, NULL);
-		dms_json_str(j, "device", d->info.name);
-		dms_json_str(j, "driver", d->info.driver);
-		/* what the mode cannot see is absent, not 0 */
-		if (have_maps()) {
-			dms_json_u64(j, "maps", d->delta.maps);
-			dms_json_u64(j, "map_failures", d->delta.failures);
-			dms_json_u64(j, "map_failure_bytes", d->delta.failure_bytes);
-			dms_json_u64(j, "largest_failure_bytes", d->delta.largest_failure);
-		}
-		if (have_unmaps())
-			dms_json_u64(j, "unmaps", d->delta.unmaps);
-		if (have_map_exit()) {
-			dms_json_counters(j, "mapped_bytes", d->delta.bytes, dir_names, DIRS);
-			dms_json_u64(j, "largest_map_bytes", d->delta.largest);
-		}
-		if (have_bounced())
-			dms_json_u64(j, "bounced_bytes", d->delta.bounced_bytes);
-		dms_json_end_object(j);
-	}
-	dms_json_end_array(j);
-}
-
-static void json(struct dms_json *j)
-{
-	const struct swiotlb_counters *c = &s.delta;
-
 	dms_json_u64(j, "slot_bytes", SWIOTLBSTAT_SLOT_SIZE);
 	if (s.st.mem) {
-		dms_json_object(j, "pools");
-		dms_json_u64(j, "default", pools_of(KIND_DEFAULT));
-		dms_json_u64(j, "dynamic", pools_of(KIND_DYNAMIC));
-		dms_json_u64(j, "transient", pools_of(KIND_TRANSIENT));
-		dms_json_end_object(j);
-		dms_json_u64(j, "total_slots", s.st.nslabs);
-		dms_json_u64(j, "used_slots", s.st.used);
-		dms_json_u64(j, "hiwater_slots", s.hiwater);
+		dms_json_metrics(j, occupancy_metrics, &s.occ, occupancy_tags());
 		dms_json_str(j, "hiwater_source", hiwater_source());
-		if (have_events_peak())
-			dms_json_u64(j, "events_hiwater_slots", s.events_peak);
-		if (s.st.has_transient)
-			dms_json_u64(j, "transient_slots", s.st.transient_nslabs);
 	}
-	if (have_maps()) {
-		dms_json_u64(j, "maps", c->maps);
-		dms_json_u64(j, "map_failures", c->map_failures);
-		dms_json_u64(j, "map_failure_bytes", c->map_failure_bytes);
-	}
-	if (have_unmaps())
-		dms_json_u64(j, "unmaps", c->unmaps);
-	if (have_map_exit())
-		dms_json_u64(j, "mapped_bytes", c->map_bytes);
-	dms_json_u64(j, "bounced", c->bounced);
-	dms_json_u64(j, "bounced_bytes", c->bounced_bytes);
-	if (dms_mode_is("tracepoint"))
-		dms_json_u64(j, "crossed_areas", c->crossed);
-	if (dms_prog_attached("tp_pool_add")) {
-		dms_json_counters(j, "pools_added", c->pools_added, kind_names, KINDS);
-		dms_json_counters(j, "pools_removed", c->pools_removed, kind_names, KINDS);
-		dms_json_u64(j, "pool_alloc_ns", c->pool_alloc_ns);
-	}
-	if (dms_prog_attached("tp_grow_fail"))
-		dms_json_u64(j, "grow_failures", c->grow_failures);
-	if (have_lock_waits()) {
-		dms_json_u64(j, "area_lock_waits", c->area_lock_waits);
-		dms_json_u64(j, "area_lock_wait_ns", c->area_lock_wait_ns);
-	}
+	dms_json_metrics(j, counter_metrics, &s.delta, 0);
 	if (have_map_exit() && s.lat_p50_ns) {
 		dms_json_u64(j, "map_latency_p50_ns", s.lat_p50_ns);
 		dms_json_u64(j, "map_latency_p99_ns", s.lat_p99_ns);
 	}
 	json_pools(j);
-	json_devices(j);
-}
+	dms_json_array(j, "devices");
+	for (i = 0; i < s.devs.n; i++) {
+		const struct dev *d = dms_row_at(&s.devs, i);
 
-/* ---- Prometheus: cumulative since the tool started ---- */
-
-static void prom_bytes(struct dms_prom *p, const char *name, const char *help, uint64_t slots)
-{
-	dms_prom_family(p, name, "gauge", help);
-	dms_prom_u64(p, NULL, slots * SWIOTLBSTAT_SLOT_SIZE);
-}
-
-static void prom_counter(struct dms_prom *p, const char *name, const char *help, uint64_t v)
-{
-	dms_prom_family(p, name, "counter", help);
-	dms_prom_u64(p, NULL, v);
-}
-
-static void prom_kinds(struct dms_prom *p, const char *name, const char *help,
-		       const __u64 *v)
-{
-	int k;
-
-	dms_prom_family(p, name, "counter", help);
-	for (k = 0; k < KINDS; k++) {
-		struct dms_labels l = {};
-
-		dms_label(&l, "kind", kind_names[k]);
-		dms_prom_u64(p, &l, v[k]);
+		dms_json_object(j, NULL);
+		dms_json_str(j, "device", d->info.name);
+		dms_json_str(j, "driver", d->info.driver);
+		dms_json_metrics(j, device_metrics, &d->delta, 0);
+		dms_json_end_object(j);
 	}
-}
-
-static void metrics_state(struct dms_prom *p)
-{
-	struct dms_labels src = {};
-	__u64 pools[KINDS];
-	int k;
-
-	if (!s.st.mem)
-		return;
-	prom_bytes(p, PROM("total_bytes"), "Bounce buffer memory of all pools but the transient ones (io_tlb_nslabs)", s.st.nslabs);
-	prom_bytes(p, PROM("used_bytes"), "Bounce buffer memory in use (io_tlb_used)", s.st.used);
-	dms_prom_family(p, PROM("used_hiwater_bytes"), "gauge",
-			"Highest use: the kernel's io_tlb_used_hiwater, else followed through maps and unmaps (events), else the highest read (sampled)");
-	dms_label(&src, "source", hiwater_source());
-	dms_prom_u64(p, &src, s.hiwater * SWIOTLBSTAT_SLOT_SIZE);
-	if (s.st.has_transient)
-		prom_bytes(p, PROM("transient_bytes"), "Memory of transient pools", s.st.transient_nslabs);
-	for (k = 0; k < KINDS; k++)
-		pools[k] = pools_of(k);
-	dms_prom_family(p, PROM("pools"), "gauge", "Pools, by kind");
-	for (k = 0; k < KINDS; k++) {
-		struct dms_labels l = {};
-
-		dms_label(&l, "kind", kind_names[k]);
-		dms_prom_u64(p, &l, pools[k]);
-	}
+	dms_json_end_array(j);
 }
 
 static void metrics_latency(struct dms_prom *p)
@@ -975,76 +907,30 @@ static void metrics_latency(struct dms_prom *p)
 			   (double)s.total.latency_ns / NSEC_PER_SEC);
 }
 
-#define NOT_SEEN SIZE_MAX
-
-static void prom_devices(struct dms_prom *p, const char *name, const char *help,
-			 size_t offset)
-{
-	int i;
-
-	dms_prom_family(p, name, "counter", help);
-	for (i = 0; i < s.ndevs && offset != NOT_SEEN; i++) {
-		struct dms_labels l = {};
-
-		dms_label(&l, "device", s.devs[i].info.name);
-		dms_label(&l, "driver", s.devs[i].info.driver[0] ? s.devs[i].info.driver : "-");
-		dms_prom_u64(p, &l, *(const __u64 *)((const char *)&s.devs[i].total + offset));
-	}
-}
-
-static void metrics_devices(struct dms_prom *p)
-{
-	int i, dir;
-
-	/* a family the mode cannot see gets no samples: a 0 would be a lie */
-	prom_devices(p, PROM("device_maps_total"), "Bounce buffers mapped, per device",
-		     have_maps() ? offsetof(struct device_counters, maps) : NOT_SEEN);
-	prom_devices(p, PROM("device_bounced_bytes_total"), "Bytes bounced (swiotlb_bounced), per device",
-		     have_bounced() ? offsetof(struct device_counters, bounced_bytes) : NOT_SEEN);
-	prom_devices(p, PROM("device_map_failures_total"), "Maps that found no room, per device",
-		     have_maps() ? offsetof(struct device_counters, failures) : NOT_SEEN);
-	dms_prom_family(p, PROM("device_mapped_bytes_total"), "counter", "Bytes mapped, per device and direction");
-	for (i = 0; i < s.ndevs && have_map_exit(); i++)
-		for (dir = 0; dir < DIRS; dir++) {
-			struct dms_labels l = {};
-
-			dms_label(&l, "device", s.devs[i].info.name);
-			dms_label(&l, "direction", dir_names[dir]);
-			dms_prom_u64(p, &l, s.devs[i].total.bytes[dir]);
-		}
-}
-
 static void metrics(struct dms_prom *p)
 {
-	const struct swiotlb_counters *c = &s.total;
+	struct dms_record state = { &s.occ, .tags = occupancy_tags() };
+	struct dms_record hiwater = { &s.occ }, global = { &s.total };
+	struct dms_records devices = {};
+	struct dms_record *r;
+	int i;
 
-	metrics_state(p);
-	if (have_maps()) {
-		prom_counter(p, PROM("maps_total"), "Bounce buffers mapped", c->maps);
-		prom_counter(p, PROM("map_failures_total"), "Maps that found no room (swiotlb buffer is full)", c->map_failures);
-		prom_counter(p, PROM("map_failure_bytes_total"), "Bytes of the maps that failed", c->map_failure_bytes);
+	if (s.st.mem) {
+		dms_prom_metrics(p, occupancy_metrics, &state, 1);
+		dms_label(&hiwater.labels, "source", hiwater_source());
+		dms_prom_metrics(p, hiwater_metric, &hiwater, 1);
 	}
-	if (have_unmaps())
-		prom_counter(p, PROM("unmaps_total"), "Bounce buffers unmapped", c->unmaps);
-	if (have_map_exit())
-		prom_counter(p, PROM("mapped_bytes_total"), "Bytes mapped through bounce buffers", c->map_bytes);
-	if (have_bounced()) {
-		prom_counter(p, PROM("bounced_total"), "Buffers bounced (swiotlb_bounced events)", c->bounced);
-		prom_counter(p, PROM("bounced_bytes_total"), "Bytes bounced (swiotlb_bounced)", c->bounced_bytes);
-	}
-	if (dms_prog_attached("tp_pool_add")) {
-		prom_kinds(p, PROM("pools_added_total"), "Pools added, by kind", c->pools_added);
-		prom_kinds(p, PROM("pools_removed_total"), "Pools removed, by kind", c->pools_removed);
-	}
-	if (dms_prog_attached("tp_grow_fail"))
-		prom_counter(p, PROM("grow_failures_total"), "Pools that could not be added", c->grow_failures);
-	if (have_lock_waits()) {
-		prom_counter(p, PROM("area_lock_waits_total"), "Times an area lock was found taken", c->area_lock_waits);
-		dms_prom_family(p, PROM("area_lock_wait_seconds_total"), "counter", "Time waited for the area locks");
-		dms_prom_double(p, NULL, (double)c->area_lock_wait_ns / NSEC_PER_SEC);
-	}
+	dms_prom_metrics(p, counter_metrics, &global, 1);
 	metrics_latency(p);
-	metrics_devices(p);
+	for (i = 0; i < s.devs.n; i++) {
+		const struct dev *d = dms_row_at(&s.devs, i);
+
+		r = dms_record_add(&devices, &d->total, 0);
+		dms_label(&r->labels, "device", d->info.name);
+		dms_label(&r->labels, "driver", d->info.driver[0] ? d->info.driver : "-");
+	}
+	dms_prom_metrics(p, device_metrics, devices.r, devices.n);
+	dms_records_free(&devices);
 }
 
 /* ---- --advise: sizes derived from what was seen, with the evidence ---- */
@@ -1081,26 +967,13 @@ static uint64_t pool_slots(uint64_t want)
 	return slots;
 }
 
-static double mib(uint64_t slots)
-{
-	return slots * SWIOTLBSTAT_SLOT_SIZE / MIB;
-}
-
 /* A parameter of the dmascope patches, or -1 when the kernel has none */
 static long dyn_param(const char *name)
 {
-	char path[128];
-	long v = -1;
-	FILE *f;
+	char path[128], text[32];
 
 	snprintf(path, sizeof(path), DYN_PARAMS "%s", name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return dms_read_line(path, text, sizeof(text)) ? strtol(text, NULL, 10) : -1;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -1120,11 +993,15 @@ static uint64_t median_busy_used(void)
 
 static void devices_largest(struct advice *a)
 {
+	const struct dev *d;
 	int i;
 
-	for (i = 0; i < s.ndevs; i++) {
-		max_into((__u64 *)&a->largest_map, s.devs[i].total.largest);
-		max_into((__u64 *)&a->largest_failure, s.devs[i].total.largest_failure);
+	for (i = 0; i < s.devs.n; i++) {
+		d = dms_row_at(&s.devs, i);
+		if (d->total.largest > a->largest_map)
+			a->largest_map = d->total.largest;
+		if (d->total.largest_failure > a->largest_failure)
+			a->largest_failure = d->total.largest_failure;
 	}
 }
 
@@ -1189,7 +1066,7 @@ static void advice_compute(struct advice *a)
 
 	memset(a, 0, sizeof(*a));
 	a->seconds = (dms_now_ns() - obs.start_ns) / (double)NSEC_PER_SEC;
-	a->hiwater = s.hiwater;
+	a->hiwater = s.occ.hiwater;
 	a->maps = s.total.maps;
 	a->map_bytes = s.total.map_bytes;
 	a->failures = s.total.map_failures;

@@ -2,6 +2,7 @@
 /* Unit tests of libdmascope (tools/lib): parsing, text, textfile. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,98 @@ static void test_prometheus(void)
 			      "z_seconds_count{device=\"a\\\"b\\\\c\\nd\"} 6\n"),
 	      b.data);
 	dms_buf_free(&b);
+}
+
+/* A table of metrics drives both outputs; what the mode cannot see is absent */
+struct sample_counters {
+	uint64_t maps, wait_ns, slots, by_kind[3];
+};
+
+static const char *const kinds[] = { "a", "b", "c" };
+static bool blind(void) { return false; }
+static unsigned int kinds_a_c(void) { return 5; }
+
+static const struct dms_metric sample_metrics[] = {
+	{ "maps", "t_maps_total", "Maps", offsetof(struct sample_counters, maps) },
+	{ "wait_ns", "t_wait_seconds_total", "Waits", offsetof(struct sample_counters, wait_ns),
+	  .to_prom = 1e-9 },
+	{ "slots", "t_bytes", "Memory", offsetof(struct sample_counters, slots),
+	  .to_prom = 2048, .gauge = true, .needs = 1 },
+	{ "kinds", "t_kinds_total", "By kind", offsetof(struct sample_counters, by_kind), 3,
+	  "kind", kinds, .elements = kinds_a_c },
+	{ "hidden", "t_hidden_total", "Not seen", 0, .seen = blind },
+	{ "json_only", NULL, NULL, offsetof(struct sample_counters, maps) },
+	{}
+};
+
+static void test_metrics(void)
+{
+	struct sample_counters c = { 7, 1500000000, 3, { 1, 2, 3 } };
+	struct dms_record r[2] = { { &c, .tags = 1 }, { &c } };
+	struct dms_buf b = {};
+	struct dms_json j;
+	struct dms_prom p;
+
+	dms_json_begin(&j, &b);
+	dms_json_object(&j, NULL);
+	dms_json_metrics(&j, sample_metrics, &c, 0);
+	dms_json_end_object(&j);
+	check("metrics-json", !strcmp(b.data, "{\"maps\":7,\"wait_ns\":1500000000,"
+			      "\"kinds\":{\"a\":1,\"c\":3},\"json_only\":7}"), b.data);
+	dms_buf_reset(&b);
+	dms_prom_begin(&p, &b);
+	dms_label(&r[0].labels, "dev", "x");
+	dms_prom_metrics(&p, sample_metrics, r, 2);
+	check("metrics-prometheus",
+	      !strcmp(b.data, "# HELP t_maps_total Maps\n# TYPE t_maps_total counter\n"
+			      "t_maps_total{dev=\"x\"} 7\nt_maps_total 7\n"
+			      "# HELP t_wait_seconds_total Waits\n# TYPE t_wait_seconds_total counter\n"
+			      "t_wait_seconds_total{dev=\"x\"} 1.5\nt_wait_seconds_total 1.5\n"
+			      "# HELP t_bytes Memory\n# TYPE t_bytes gauge\nt_bytes{dev=\"x\"} 6144\n"
+			      "# HELP t_kinds_total By kind\n# TYPE t_kinds_total counter\n"
+			      "t_kinds_total{dev=\"x\",kind=\"a\"} 1\nt_kinds_total{dev=\"x\",kind=\"c\"} 3\n"
+			      "t_kinds_total{kind=\"a\"} 1\nt_kinds_total{kind=\"c\"} 3\n"), b.data);
+	dms_buf_free(&b);
+}
+
+struct sample_row {
+	uint64_t key;
+	int value;
+};
+
+/* Rows stay sorted by key, whatever order they come in */
+static void test_rows(void)
+{
+	static const uint64_t keys[] = { 30, 10, 20, 10, 40 };
+	struct dms_rows rows = { .size = sizeof(struct sample_row) };
+	struct sample_row *r;
+	int made = 0, i;
+	bool new;
+
+	for (i = 0; i < 5; i++) {
+		r = dms_row_get(&rows, keys[i], &new);
+		made += new;
+		r->value += i;
+	}
+	check("rows-made-once", made == 4 && rows.n == 4, "10 twice must make one row");
+	r = dms_row_find(&rows, 10);
+	check("rows-kept", r && r->value == 4, "the row of 10 must hold 1 + 3");
+	dms_row_remove(&rows, dms_row_find(&rows, 20));
+	check("rows-sorted", rows.n == 3 &&
+	      ((struct sample_row *)dms_row_at(&rows, 0))->key == 10 &&
+	      ((struct sample_row *)dms_row_at(&rows, 1))->key == 30 &&
+	      ((struct sample_row *)dms_row_at(&rows, 2))->key == 40 && !dms_row_find(&rows, 20),
+	      "10 30 40 after removing 20");
+	free(rows.data);
+}
+
+/* Sums, but maxima where the mask says so */
+static void test_fold(void)
+{
+	uint64_t out[3] = { 1, 5, 1 }, in[3] = { 2, 3, 9 };
+
+	dms_fold_u64s(out, in, 3, 1ULL << 1 | 1ULL << 2);
+	check("fold-sum-and-max", out[0] == 3 && out[1] == 5 && out[2] == 9, "3 5 9");
 }
 
 /* A counter that went backwards is a reset, never a wrapped 1.8e19 */
@@ -235,6 +328,9 @@ int main(void)
 	test_prometheus();
 	test_buffer_growth();
 	test_delta();
+	test_metrics();
+	test_rows();
+	test_fold();
 	test_textfile();
 	return failures ? 1 : 0;
 }

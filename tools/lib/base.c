@@ -368,3 +368,104 @@ int dms_signal_fd(void)
 {
 	return signal_pipe[0];
 }
+
+/* ---- records ---- */
+
+void *dms_row_at(const struct dms_rows *r, int i)
+{
+	return (char *)r->data + (size_t)i * r->size;
+}
+
+static uint64_t row_key(const struct dms_rows *r, int i)
+{
+	return *(const uint64_t *)dms_row_at(r, i);
+}
+
+/* The first position whose key is not below key */
+static int row_pos(const struct dms_rows *r, uint64_t key)
+{
+	int lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (row_key(r, mid) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void *dms_row_find(const struct dms_rows *r, uint64_t key)
+{
+	int pos = row_pos(r, key);
+
+	return pos < r->n && row_key(r, pos) == key ? dms_row_at(r, pos) : NULL;
+}
+
+void *dms_row_get(struct dms_rows *r, uint64_t key, bool *made)
+{
+	int pos = row_pos(r, key);
+	char *row;
+
+	*made = !(pos < r->n && row_key(r, pos) == key);
+	if (!*made)
+		return dms_row_at(r, pos);
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		r->data = dms_realloc(r->data, r->cap, r->size);
+	}
+	row = dms_row_at(r, pos);
+	memmove(row + r->size, row, (size_t)(r->n - pos) * r->size);
+	r->n++;
+	memset(row, 0, r->size);
+	memcpy(row, &key, sizeof(key));
+	return row;
+}
+
+void dms_row_remove(struct dms_rows *r, void *row)
+{
+	char *end = dms_row_at(r, r->n);
+
+	memmove(row, (char *)row + r->size, end - ((char *)row + r->size));
+	r->n--;
+}
+
+void dms_fold_u64s(uint64_t *out, const uint64_t *in, size_t n, uint64_t max_of)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i < 64 && (max_of & (1ULL << i)))
+			out[i] = out[i] > in[i] ? out[i] : in[i];
+		else
+			out[i] += in[i];
+	}
+}
+
+/* ---- files ---- */
+
+bool dms_read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+bool dms_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	bool ok = f && fputs(text, f) >= 0;
+
+	if (f && fclose(f))
+		ok = false;
+	return ok;
+}

@@ -57,6 +57,41 @@ bool dms_parse_count(const char *s, long *count);
 /* "ADDR:PORT" or ":PORT" (all addresses) or "[v6]:PORT". */
 bool dms_parse_listen(const char *s, char *host, size_t host_len, int *port);
 
+/* ---- records ---- */
+
+/*
+ * A growable array of rows kept sorted by a u64 key, the first member of
+ * each row (a domain's address, a device's).  Pointers into it hold
+ * until the next dms_row_get() or dms_row_remove().
+ */
+struct dms_rows {
+	void *data;
+	size_t size;		/* of one row */
+	int n, cap;
+};
+
+void *dms_row_at(const struct dms_rows *r, int i);
+/* The row of key, or NULL */
+void *dms_row_find(const struct dms_rows *r, uint64_t key);
+/* The row of key; a new one (zeroed but for its key) sets *made */
+void *dms_row_get(struct dms_rows *r, uint64_t key, bool *made);
+void dms_row_remove(struct dms_rows *r, void *row);
+
+/*
+ * Fold n u64 counters into out: add them, but for the fields whose bit
+ * is set in max_of (bit i for field i), which keep the largest value.
+ */
+void dms_fold_u64s(uint64_t *out, const uint64_t *in, size_t n, uint64_t max_of);
+/* The bit of a __u64 member for max_of */
+#define DMS_FIELD_BIT(type, member)	(1ULL << (offsetof(type, member) / sizeof(uint64_t)))
+
+/* ---- files ---- */
+
+/* The first line of a small file (sysfs, a module parameter); false if none */
+bool dms_read_line(const char *path, char *buf, size_t len);
+/* Write text to a file (sysfs, a module parameter); false with errno set */
+bool dms_write_file(const char *path, const char *text);
+
 /* ---- time ---- */
 
 uint64_t dms_now_ns(void);		/* CLOCK_MONOTONIC */

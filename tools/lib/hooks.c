@@ -220,11 +220,23 @@ static void blind_list(const struct dms_mode *m, char *buf, size_t len)
 		snprintf(buf, len, "nothing");
 }
 
+/* Why the mode cannot work on this kernel, found without trying; or NULL */
+static const char *mode_problem(const struct dms_mode *m)
+{
+	const char *problem = m->problem ? m->problem() : NULL;
+	int i;
+
+	for (i = 0; !problem && i < DMS_MODE_NEEDS && m->needs[i].name; i++)
+		if (!dms_btf_has(m->needs[i].name, m->needs[i].kind))
+			problem = m->missing;
+	return problem;
+}
+
 /* Try one mode; on failure, say why in reason and leave nothing behind */
 static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 		     struct dms_attached *a, char *reason, size_t len)
 {
-	const char *problem = m->problem ? m->problem() : NULL, *why;
+	const char *problem = mode_problem(m), *why;
 	bool skip[DMS_MAX_HOOKS];
 	int i, err;
 
@@ -364,7 +376,7 @@ static void print_modes(FILE *f, const struct dms_mode *modes, const struct dms_
 
 	fprintf(f, "modes, best first:\n");
 	for (m = modes, k = 0; m->name; m++, k++) {
-		problem = m->problem ? m->problem() : NULL;
+		problem = mode_problem(m);
 		fprintf(f, "  %-12s ", m->name);
 		if (m == used)
 			fprintf(f, "in use\n");
@@ -453,17 +465,50 @@ uint64_t dms_map_for_each(int fd, size_t key_size, size_t value_size, bool percp
 	return errors;
 }
 
-void dms_percpu_sum(const void *values, size_t value_size, uint64_t *sum, size_t n)
+void dms_percpu_fold(const void *values, size_t value_size, uint64_t *out, size_t n,
+		     uint64_t max_of)
 {
-	size_t stride = dms_percpu_stride(value_size), i;
+	size_t stride = dms_percpu_stride(value_size);
 	int cpu;
 
-	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
-		const uint64_t *v = (const void *)((const char *)values + cpu * stride);
+	for (cpu = 0; cpu < dms_ncpus(); cpu++)
+		dms_fold_u64s(out, (const void *)((const char *)values + cpu * stride), n, max_of);
+}
 
-		for (i = 0; i < n; i++)
-			sum[i] += v[i];
+struct doomed_keys {
+	bool (*doomed)(const void *key, const void *value, void *ctx);
+	void *ctx;
+	size_t key_size;
+	char *keys;
+	size_t n, cap;
+};
+
+static void note_doomed(const void *key, const void *value, void *ctx)
+{
+	struct doomed_keys *d = ctx;
+
+	if (!d->doomed(key, value, d->ctx))
+		return;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->keys = dms_realloc(d->keys, d->cap, d->key_size);
 	}
+	memcpy(d->keys + d->n++ * d->key_size, key, d->key_size);
+}
+
+/* Keys first, deletes after: a delete during the walk would restart it */
+uint64_t dms_map_delete_if(int fd, size_t key_size, size_t value_size,
+			   bool (*doomed)(const void *key, const void *value, void *ctx),
+			   void *ctx)
+{
+	struct doomed_keys d = { .doomed = doomed, .ctx = ctx, .key_size = key_size };
+	uint64_t errors = dms_map_for_each(fd, key_size, value_size, false, note_doomed, &d);
+	size_t i;
+
+	for (i = 0; i < d.n; i++)
+		bpf_map_delete_elem(fd, d.keys + i * key_size);
+	free(d.keys);
+	return errors;
 }
 
 bool dms_read_lost(struct bpf_object *obj, uint64_t lost[DMS_LOST_MAX])
@@ -479,7 +524,7 @@ bool dms_read_lost(struct bpf_object *obj, uint64_t lost[DMS_LOST_MAX])
 			ok = false;
 			break;
 		}
-		dms_percpu_sum(values, sizeof(uint64_t), &lost[k], 1);
+		dms_percpu_fold(values, sizeof(uint64_t), &lost[k], 1, 0);
 	}
 	free(values);
 	return ok;

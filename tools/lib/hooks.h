@@ -17,6 +17,7 @@
 #define DMS_MAX_HOOKS		32
 #define DMS_LOST_MAX		16	/* entries of the dms_lost map (dmascope.bpf.h) */
 #define DMS_MODE_TABLES		3
+#define DMS_MODE_NEEDS		2
 
 /*
  * One hook: the BPF programs that serve one set of metrics together,
@@ -51,6 +52,16 @@ struct dms_mode {
 	const char *const *blind;		/* "what: why" this mode cannot see; NULL-ended */
 	/* why the mode cannot work on this kernel (no need to try), or NULL */
 	const char *(*problem)(void);
+	/*
+	 * What the kernel's BTF (vmlinux or a module's) must have, such as
+	 * its trace events' typedefs, and why the mode does not apply when
+	 * one is missing
+	 */
+	struct dms_btf_need {
+		const char *name;
+		int kind;			/* BTF_KIND_FUNC, ... */
+	} needs[DMS_MODE_NEEDS];
+	const char *missing;
 };
 
 /* What the ladder settled on */
@@ -116,8 +127,19 @@ uint64_t dms_map_for_each(int fd, size_t key_size, size_t value_size, bool percp
 			  void (*fn)(const void *key, const void *value, void *ctx),
 			  void *ctx);
 size_t dms_percpu_stride(size_t value_size);
-/* Sum n u64 counters over the CPUs of one per-CPU value set */
-void dms_percpu_sum(const void *values, size_t value_size, uint64_t *sum, size_t n);
+/*
+ * Fold n u64 counters of every CPU of one per-CPU value set into out:
+ * sums, but maxima for the fields in max_of (dms_fold_u64s())
+ */
+void dms_percpu_fold(const void *values, size_t value_size, uint64_t *out, size_t n,
+		     uint64_t max_of);
+/*
+ * Delete the elements of a (not per-CPU) map that doomed() picks.
+ * Returns the number of elements that could not be read.
+ */
+uint64_t dms_map_delete_if(int fd, size_t key_size, size_t value_size,
+			   bool (*doomed)(const void *key, const void *value, void *ctx),
+			   void *ctx);
 /* The lost counters of the object (cumulative, summed over CPUs); false if unreadable */
 bool dms_read_lost(struct bpf_object *obj, uint64_t lost[DMS_LOST_MAX]);
 

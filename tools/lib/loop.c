@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -257,6 +258,23 @@ void dms_sub_u64s(uint64_t *out, const uint64_t *now, const uint64_t *before, si
 double dms_rate(uint64_t n)
 {
 	return dms_run.elapsed_s > 0 ? n / dms_run.elapsed_s : 0;
+}
+
+void dms_time_of_day(char *buf, size_t len)
+{
+	time_t now = dms_run.wall_ns / NSEC_PER_SEC;
+
+	strftime(buf, len, "%H:%M:%S", localtime(&now));
+}
+
+void dms_table_title(struct dms_buf *b, const char *what)
+{
+	char when[16];
+
+	dms_time_of_day(when, sizeof(when));
+	dms_buf_printf(b, "%s %s  mode %s  %s%sinterval %.2fs\n", tool->name, when,
+		       dms_run.bpf.mode->name, what ? what : "", what ? "  " : "",
+		       dms_run.elapsed_s);
 }
 
 /* Only when something was lost in this interval, with its rate */

@@ -164,6 +164,10 @@ uint64_t dms_delta(uint64_t now, uint64_t before);
 void dms_sub_u64s(uint64_t *out, const uint64_t *now, const uint64_t *before, size_t n);
 /* Per second over the interval just ended */
 double dms_rate(uint64_t n);
+/* The end of the interval just ended as HH:MM:SS, local time */
+void dms_time_of_day(char *buf, size_t len);
+/* "tool HH:MM:SS  mode M  [what  ]interval 1.00s", the first line of a table */
+void dms_table_title(struct dms_buf *b, const char *what);
 /* Whether the ladder settled on this mode */
 bool dms_mode_is(const char *name);
 /* Whether the hook that runs this BPF program is attached */

@@ -66,6 +66,17 @@ void dms_buf_free(struct dms_buf *b)
 	b->len = b->cap = 0;
 }
 
+void dms_buf_field(struct dms_buf *b, int width, bool known, const char *fmt, double v)
+{
+	char num[32];
+
+	if (known)
+		snprintf(num, sizeof(num), fmt, v);
+	else
+		snprintf(num, sizeof(num), "-");
+	dms_buf_printf(b, " %*s", width, num);
+}
+
 /* ---- JSON ---- */
 
 static void json_string(struct dms_buf *b, const char *s)
@@ -308,4 +319,114 @@ void dms_prom_histogram(struct dms_prom *p, const struct dms_labels *l,
 	dms_buf_printf(p->out, "\n");
 	sample_head(p, "_count", l, NULL, NULL);
 	dms_buf_printf(p->out, " %llu\n", (unsigned long long)total);
+}
+
+/* ---- metrics declared as data ---- */
+
+static const uint64_t *metric_values(const struct dms_metric *m, const void *data)
+{
+	return (const uint64_t *)((const char *)data + m->offset);
+}
+
+static bool metric_applies(const struct dms_metric *m, unsigned int tags)
+{
+	return (tags & m->needs) == m->needs && (!m->seen || m->seen());
+}
+
+static unsigned int metric_elements(const struct dms_metric *m)
+{
+	return m->elements ? m->elements() : ~0U;
+}
+
+void dms_json_metrics(struct dms_json *j, const struct dms_metric *table,
+		      const void *data, unsigned int tags)
+{
+	const struct dms_metric *m;
+	int i;
+
+	for (m = table; m->json || m->prom; m++) {
+		const uint64_t *v = metric_values(m, data);
+
+		if (!m->json || !metric_applies(m, tags))
+			continue;
+		if (!m->n) {
+			dms_json_u64(j, m->json, *v);
+			continue;
+		}
+		dms_json_object(j, m->json);
+		for (i = 0; i < m->n; i++)
+			if (metric_elements(m) & (1U << i))
+				dms_json_u64(j, m->names[i], v[i]);
+		dms_json_end_object(j);
+	}
+}
+
+struct dms_record *dms_record_add(struct dms_records *rs, const void *data, unsigned int tags)
+{
+	struct dms_record *r;
+
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 16;
+		rs->r = dms_realloc(rs->r, rs->cap, sizeof(*rs->r));
+	}
+	r = &rs->r[rs->n++];
+	memset(r, 0, sizeof(*r));
+	r->data = data;
+	r->tags = tags;
+	return r;
+}
+
+void dms_records_free(struct dms_records *rs)
+{
+	free(rs->r);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Integers stay exact: only a fraction of a unit makes a double */
+static void prom_value(struct dms_prom *p, const struct dms_labels *l,
+		       const struct dms_metric *m, uint64_t v)
+{
+	if (!m->to_prom)
+		dms_prom_u64(p, l, v);
+	else if (m->to_prom >= 1 && m->to_prom == (uint64_t)m->to_prom)
+		dms_prom_u64(p, l, v * (uint64_t)m->to_prom);
+	else
+		dms_prom_double(p, l, v * m->to_prom);
+}
+
+static void prom_record(struct dms_prom *p, const struct dms_metric *m,
+			const struct dms_record *r)
+{
+	const uint64_t *v = metric_values(m, r->data);
+	struct dms_labels l;
+	int i;
+
+	if ((r->tags & m->needs) != m->needs)
+		return;
+	if (!m->n) {
+		prom_value(p, &r->labels, m, *v);
+		return;
+	}
+	for (i = 0; i < m->n; i++) {
+		if (!(metric_elements(m) & (1U << i)))
+			continue;
+		l = r->labels;
+		dms_label(&l, m->label, m->names[i]);
+		prom_value(p, &l, m, v[i]);
+	}
+}
+
+void dms_prom_metrics(struct dms_prom *p, const struct dms_metric *table,
+		      const struct dms_record *records, int n)
+{
+	const struct dms_metric *m;
+	int i;
+
+	for (m = table; m->json || m->prom; m++) {
+		if (!m->prom || (m->seen && !m->seen()))
+			continue;
+		dms_prom_family(p, m->prom, m->gauge ? "gauge" : "counter", m->help);
+		for (i = 0; i < n; i++)
+			prom_record(p, m, &records[i]);
+	}
 }

@@ -20,6 +20,8 @@ void dms_buf_printf(struct dms_buf *b, const char *fmt, ...)
 void dms_buf_add(struct dms_buf *b, const char *data, size_t len);
 void dms_buf_reset(struct dms_buf *b);
 void dms_buf_free(struct dms_buf *b);
+/* " %*s": a number as fmt writes it, or "-" where it cannot be known */
+void dms_buf_field(struct dms_buf *b, int width, bool known, const char *fmt, double v);
 
 /* ---- JSON (one object per line) ---- */
 
@@ -97,5 +99,61 @@ void dms_prom_double(struct dms_prom *p, const struct dms_labels *l, double valu
  */
 void dms_prom_histogram(struct dms_prom *p, const struct dms_labels *l,
 			const double *bounds, const uint64_t *counts, int n, double sum);
+
+/* ---- metrics declared as data ---- */
+
+/*
+ * One metric of a tool, read from a record of __u64 counters (a BPF
+ * value, or a struct the tool fills in): a key in the JSON of each
+ * interval, a Prometheus family of the cumulative value, or both.  A
+ * tool's table of them, ending with an entry with neither name, drives
+ * both outputs, so a new metric is one line.  What the mode cannot see
+ * (seen() false, or an element outside elements()) is left out of both:
+ * a 0 would read as "never happened".
+ */
+struct dms_metric {
+	const char *json;		/* key in the interval's JSON; NULL: none */
+	const char *prom;		/* Prometheus family; NULL: none */
+	const char *help;
+	size_t offset;			/* of the __u64, or the first of n */
+	int n;				/* an array of n; 0: one value */
+	const char *label;		/* the array's label and its values */
+	const char *const *names;
+	/*
+	 * Prometheus wants base units: its value is the JSON's times this
+	 * (1e-9 for nanoseconds, 2048 for SWIOTLB slots); 0: the same
+	 */
+	double to_prom;
+	bool gauge;			/* not a counter */
+	/* the records it applies to: those with all these tags */
+	unsigned int needs;
+	bool (*seen)(void);		/* whether the mode sees it; NULL: always */
+	/* which elements of the array the mode sees (bit i); NULL: all */
+	unsigned int (*elements)(void);
+};
+
+/* One record of a table's metrics: the counters and their labels */
+struct dms_record {
+	const void *data;
+	struct dms_labels labels;
+	unsigned int tags;
+};
+
+/* A list of records that grows as they are added */
+struct dms_records {
+	struct dms_record *r;
+	int n, cap;
+};
+
+/* A new record at the end, without labels (valid until the next add) */
+struct dms_record *dms_record_add(struct dms_records *rs, const void *data, unsigned int tags);
+void dms_records_free(struct dms_records *rs);
+
+/* The JSON keys of the table, from one record (the interval's numbers) */
+void dms_json_metrics(struct dms_json *j, const struct dms_metric *table,
+		      const void *data, unsigned int tags);
+/* A family per Prometheus metric of the table, a sample per record */
+void dms_prom_metrics(struct dms_prom *p, const struct dms_metric *table,
+		      const struct dms_record *records, int n);
 
 #endif /* DMASCOPE_TEXT_H */
