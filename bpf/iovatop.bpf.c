@@ -441,6 +441,23 @@ int BPF_PROG(fentry_alloc_fast, struct iova_domain *iovad, unsigned long size)
 }
 
 /*
+ * The light hook of the views that show no free and no flush: one fentry
+ * per allocation, no call followed to its end.  Every call of a cached
+ * size counts as a hit here; user space takes the rbtree allocations of
+ * the same size class (fexit_alloc_tree), the misses, out of them.
+ */
+SEC("fentry/alloc_iova_fast")
+int BPF_PROG(fentry_alloc_count, struct iova_domain *iovad, unsigned long size)
+{
+	u32 order = order_of(size);
+	struct iova_counters *c = counters((u64)iovad, order);
+
+	if (c)
+		c->alloc[order >= IOVATOP_ORDER_LARGE ? ALLOC_BYPASS : ALLOC_HIT]++;
+	return 0;
+}
+
+/*
  * No rbtree allocation inside the call: the caches served it.  One: a
  * miss.  Two: the rbtree was full, the caches were flushed and it retried.
  */

@@ -54,6 +54,9 @@ static const char usage_text[] =
 "  -s, --sort=KEY       allocs (default), hit, tree, cached, nodes, lock,\n"
 "                       depot, id\n"
 "  -n, --rows=N         show at most N rows\n"
+"  -L, --light          fentry mode: count allocations with one fentry, not\n"
+"                       every call to its end: no frees, flushes or release\n"
+"                       reasons (the default of the domain and CPU views)\n"
 "Modes (-m): counters (the dmascope patches' iova.stats counters and their\n"
 "rare iova:* events), tracepoint (every iova:* event: exact per call, but a\n"
 "probe on every map and unmap), fentry (exported functions; any kernel\n"
@@ -72,6 +75,7 @@ static struct options {
 	enum sort_key sort;
 	const char *match;
 	long rows;
+	bool light;
 } opt;
 
 /* ---- one domain as user space sees it ---- */
@@ -124,6 +128,7 @@ static const struct option long_opts[] = {
 	{ "domain", required_argument, NULL, 'd' },
 	{ "sort", required_argument, NULL, 's' },
 	{ "rows", required_argument, NULL, 'n' },
+	{ "light", no_argument, NULL, 'L' },
 	{}
 };
 
@@ -146,11 +151,14 @@ static void parse_opt(int key, const char *arg)
 			dms_fail(EXIT_USAGE, "unknown sort key '%s' (allocs, hit, tree, cached, nodes, lock, depot, id)", arg);
 		opt.sort = i;
 		break;
+	case 'L': opt.light = true; break;
 	case 'n':
 		if (!dms_parse_count(arg, &opt.rows))
 			dms_fail(EXIT_USAGE, "--rows needs a positive number, not '%s'", arg);
 		break;
 	}
+	if (opt.light && opt.view == VIEW_CLASSES)
+		dms_fail(EXIT_USAGE, "--light and --classes cannot be combined (--light sees no frees)");
 }
 
 /* ---- modes and their hooks, best first ---- */
@@ -180,18 +188,27 @@ static const struct dms_hook counter_hooks[] = {
 /* every cache allocation and free: a probe on every map and unmap */
 static const struct dms_hook rcache_hooks[] = {
 	{ "tp_btf/iova_rcache_alloc", { "tp_rcache_alloc" },
-	  "allocations, hits (loaded/prev/depot), misses, bypass" },
-	{ "tp_btf/iova_rcache_free", { "tp_rcache_free" }, "frees and where they went" },
+	  "allocations, hits (loaded/prev/depot), misses, bypass", DMS_HOOK_PER_IO },
+	{ "tp_btf/iova_rcache_free", { "tp_rcache_free" }, "frees and where they went",
+	  DMS_HOOK_PER_IO },
 	{}
 };
 
-/* fexit before fentry: a call seen starting is seen ending */
+/*
+ * fexit before fentry: a call seen starting is seen ending.  The views
+ * that show no frees and no flushes (the default one, -C) count
+ * allocations with one fentry instead of following every call.
+ */
 static const struct dms_hook fentry_hooks[] = {
+	{ "fentry/alloc_iova_fast", { "fentry_alloc_count" },
+	  "allocations; the misses are the rbtree allocations of their size",
+	  DMS_HOOK_LIGHT | DMS_HOOK_PER_IO },
 	{ "fentry+fexit/alloc_iova_fast", { "fexit_alloc_fast", "fentry_alloc_fast" },
-	  "allocations; hit or miss (not which magazine), flush-and-retry" },
+	  "allocations; hit or miss (not which magazine), flush-and-retry",
+	  DMS_HOOK_DETAIL | DMS_HOOK_PER_IO },
 	{ "fexit/alloc_iova", { "fexit_alloc_tree" }, "rbtree allocations, failures, insert depth" },
 	{ "fentry+fexit/free_iova_fast", { "fexit_free_fast", "fentry_free_fast" },
-	  "frees: cached, or back to the rbtree" },
+	  "frees: cached, or back to the rbtree", DMS_HOOK_DETAIL | DMS_HOOK_PER_IO },
 	{ "fentry/free_iova, __free_iova", { "fentry_free_tree", "fentry_free_tree_iova" },
 	  "rbtree frees" },
 	{ "fentry+fexit/iova_magazine_free_pfns", { "fexit_release", "fentry_release" },
@@ -638,6 +655,32 @@ static void apply_counters(struct domain *d)
 	large->free[FREE_BYPASS] = large->tree_free;
 }
 
+/* The one fentry of the light views counts allocations, all as hits */
+static bool counting_light(void)
+{
+	return dms_prog_attached("fentry_alloc_count");
+}
+
+/*
+ * Light views: an allocation of a cached size that allocated in the
+ * rbtree was a miss.  Exact where only alloc_iova_fast() allocates in the
+ * domain's rbtree (the DMA API's domains); a caller of alloc_iova() that
+ * skips the caches would count as a miss.
+ */
+static void apply_light(struct domain *d)
+{
+	struct iova_counters *c;
+	uint64_t misses;
+	int o;
+
+	for (o = 0; o < IOVATOP_CACHED_ORDERS; o++) {
+		c = &d->total[o];
+		misses = c->tree_alloc < c->alloc[ALLOC_HIT] ? c->tree_alloc : c->alloc[ALLOC_HIT];
+		c->alloc[ALLOC_MISS] = misses;
+		c->alloc[ALLOC_HIT] -= misses;
+	}
+}
+
 /* Its lock addresses may be reused by other memory once it is freed */
 static bool lock_of(const void *key, const void *value, void *ctx)
 {
@@ -686,6 +729,8 @@ static void collect(void)
 
 		if (dms_mode_is("counters"))
 			apply_counters(d);
+		else if (counting_light())
+			apply_light(d);
 		for (o = 0; o < NR_BUCKETS; o++) {
 			sub_counters(&d->delta[o], &d->total[o], &d->prev[o]);
 			d->prev[o] = d->total[o];
@@ -773,6 +818,8 @@ static int selected(struct domain ***out)
 
 /* ---- table ---- */
 
+static unsigned int flushes_seen(void);
+
 static long screen_rows(void)
 {
 	struct winsize ws;
@@ -801,15 +848,16 @@ static void table_domains(struct dms_buf *b, struct domain **list, int n, long r
 			snprintf(hit, sizeof(hit), "%.1f", 100.0 * s->hit_ratio);
 		else
 			snprintf(hit, sizeof(hit), "-");
-		dms_buf_printf(b, "%4d %-22.22s %-18.18s %9.0f %6s %8.0f %8.0f %8llu %9llu %5llu %7llu %5llu %6.1f %9.1f %5llu %5llu\n",
+		dms_buf_printf(b, "%4d %-22.22s %-18.18s %9.0f %6s %8.0f %8.0f %8llu %9llu %5llu %7llu %5llu %6.1f %9.1f",
 			       d->id, d->device, d->driver, dms_rate(s->allocs), hit,
 			       dms_rate(s->tree_allocs), dms_rate(s->tree_frees),
 			       (unsigned long long)s->cached,
 			       (unsigned long long)(s->cached_bytes / KIB),
 			       (unsigned long long)s->depot_mags, (unsigned long long)s->nodes,
 			       (unsigned long long)s->depth_max, s->walk_avg,
-			       dms_rate(s->lock_wait_ns) / NSEC_PER_USEC,
-			       (unsigned long long)s->flushes, (unsigned long long)s->tree_fail);
+			       dms_rate(s->lock_wait_ns) / NSEC_PER_USEC);
+		dms_buf_field(b, 5, flushes_seen() != 0, "%.0f", s->flushes);
+		dms_buf_printf(b, " %5llu\n", (unsigned long long)s->tree_fail);
 	}
 }
 
@@ -955,10 +1003,17 @@ static unsigned int allocs_seen(void)
 
 static unsigned int frees_seen(void)
 {
+	if (counting_light())
+		return 0;
 	if (fentry_mode())
 		return BIT_OF(FREE_DEPOT_FULL) | BIT_OF(FREE_BYPASS) | BIT_OF(FREE_CACHED) |
 		       BIT_OF(FREE_TREE);
 	return ALL_OF(FREE_RESULTS) & ~(BIT_OF(FREE_CACHED) | BIT_OF(FREE_TREE));
+}
+
+static bool sees_frees(void)
+{
+	return frees_seen() != 0;
 }
 
 /* Magazines emptied: the fentry mode knows two reasons, if its hook is there */
@@ -968,6 +1023,8 @@ static unsigned int releases_seen(void)
 		return ALL_OF(RECLAIM_REASONS) & ~BIT_OF(RECLAIM_UNKNOWN);
 	if (!dms_prog_attached("fexit_release"))
 		return 0;
+	if (counting_light())
+		return BIT_OF(RECLAIM_UNKNOWN);
 	return BIT_OF(RECLAIM_DEPOT_FULL) | BIT_OF(RECLAIM_ALLOC_RETRY) | BIT_OF(RECLAIM_UNKNOWN);
 }
 
@@ -978,6 +1035,8 @@ static bool sees_releases(void)
 
 static unsigned int flushes_seen(void)
 {
+	if (counting_light())
+		return 0;
 	if (fentry_mode())
 		return BIT_OF(RECLAIM_ALLOC_RETRY);
 	return ALL_OF(RECLAIM_REASONS) & ~BIT_OF(RECLAIM_UNKNOWN);
@@ -1071,7 +1130,7 @@ static const struct dms_metric summary_metrics[] = {
 	{ "hits", NULL, NULL, SUMMARY(hits) },
 	{ "misses", NULL, NULL, SUMMARY(misses) },
 	{ "bypass", NULL, NULL, SUMMARY(bypass) },
-	{ "frees", NULL, NULL, SUMMARY(frees) },
+	{ "frees", NULL, NULL, SUMMARY(frees), .seen = sees_frees },
 	{ "depot_pushes", NULL, NULL, SUMMARY(depot_push), .seen = sees_depot },
 	{ "depot_pops", NULL, NULL, SUMMARY(depot_pop), .seen = sees_depot },
 	{ NULL, PROM("tree_nodes"), "IOVAs in the rbtree", SUMMARY(nodes), .gauge = true,
@@ -1327,6 +1386,13 @@ static void hooks_note(FILE *f)
 		fprintf(f, "note: the caches of CPUs %d and above are not read\n", IOVATOP_MAX_CPUS);
 }
 
+/* The default and -C views show no frees and no flushes */
+static bool light(void)
+{
+	return opt.light || (opt.view != VIEW_CLASSES && !dms_run.json &&
+			     !dms_run.listen_port && !dms_run.textfile);
+}
+
 static void started(void)
 {
 	if (dms_mode_is("counters"))
@@ -1338,7 +1404,7 @@ int main(int argc, char **argv)
 	static const struct dms_tool tool = {
 		.name = "iovatop",
 		.usage = usage_text,
-		.short_opts = "cCd:s:n:",
+		.short_opts = "cCd:s:n:L",
 		.long_opts = long_opts,
 		.parse_opt = parse_opt,
 		.metric_prefix = "dmascope_iova_",
@@ -1355,6 +1421,7 @@ int main(int argc, char **argv)
 		.table = table,
 		.json = json,
 		.metrics = metrics,
+		.light = light,
 		.hooks_note = hooks_note,
 	};
 

@@ -146,7 +146,7 @@ static void parse_opt(int key, const char *arg)
 static const struct dms_hook tp_hooks[] = {
 	{ "tp_btf/swiotlb_slot_alloc, swiotlb_slot_release",
 	  { "tp_slot_alloc", "tp_slot_release" },
-	  "maps, unmaps, slots taken from another CPU's area" },
+	  "maps, unmaps, slots taken from another CPU's area", DMS_HOOK_PER_IO },
 	{ "tp_btf/swiotlb_map_fail", { "tp_map_fail" }, "map failures, their size and device" },
 	{ "tp_btf/swiotlb_pool_add, swiotlb_pool_remove", { "tp_pool_add", "tp_pool_remove" },
 	  "pools added and removed, by kind; allocation time", DMS_HOOK_OPTIONAL },
@@ -157,19 +157,20 @@ static const struct dms_hook tp_hooks[] = {
 
 static const struct dms_hook fentry_hooks[] = {
 	{ "fentry/swiotlb_tbl_unmap_single", { "fentry_unmap" }, "unmaps (6.1 to 6.9)",
-	  DMS_HOOK_OPTIONAL },
+	  DMS_HOOK_OPTIONAL | DMS_HOOK_PER_IO },
 	{ "fentry/__swiotlb_tbl_unmap_single", { "fentry_unmap_pool" },
-	  "unmaps (6.10 and later)", DMS_HOOK_OPTIONAL },
+	  "unmaps (6.10 and later)", DMS_HOOK_OPTIONAL | DMS_HOOK_PER_IO },
 	{}
 };
 
 /* fexit before fentry: a map seen starting is seen ending */
 static const struct dms_hook map_hooks[] = {
 	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },
-	  "map latency, bounced bytes, bytes by direction, largest mapping; fentry mode: maps, failures" },
+	  "map latency, bounced bytes, bytes by direction, largest mapping; fentry mode: maps, failures",
+	  DMS_HOOK_PER_IO },
 	{ "fentry+fexit/swiotlb_map", { "fexit_swiotlb_map", "fentry_swiotlb_map" },
 	  "the same for dma-direct's maps, where the one above takes too many arguments (6.1)",
-	  DMS_HOOK_INSTEAD },
+	  DMS_HOOK_INSTEAD | DMS_HOOK_PER_IO },
 	{ "fentry/dev_attr_show", { "fentry_dev_attr_show" },
 	  "finds io_tlb_default_mem through a device when kallsyms does not list it",
 	  DMS_HOOK_OPTIONAL },
@@ -178,14 +179,14 @@ static const struct dms_hook map_hooks[] = {
 
 /* Where no fexit sees maps end */
 static const struct dms_hook bounced_hooks[] = {
-	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, per device" },
+	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, per device", DMS_HOOK_PER_IO },
 	{}
 };
 
 static const struct dms_hook base_hooks[] = {
 	{ "tp_btf/block_bio_queue", { "tp_bio_queue" },
 	  "finds io_tlb_default_mem through a block device when kallsyms does not list it",
-	  DMS_HOOK_OPTIONAL },
+	  DMS_HOOK_OPTIONAL | DMS_HOOK_PER_IO },
 	{ "tp_btf/contention_begin, contention_end", { "contention_begin", "contention_end" },
 	  "time waited for the area locks (5.19 and later)", DMS_HOOK_OPTIONAL },
 	{ "syscall/snapshot (BPF_PROG_TEST_RUN)", { "snapshot" },

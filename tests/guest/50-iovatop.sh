@@ -49,18 +49,21 @@ model_args() {
 	patched || echo "--depot-max 32"
 }
 
-# Seed 003: iovatop watches the rotation from before the domain exists.
-# usage: test_rotation MODE
-test_rotation() {
-	local mode=$1 pid name t=iovatop-rotation-$1
+# watch_rotation TEST OUT IOVATOP-ARGS...: iovatop (JSON every 0.5 s)
+# watches seed 003's rotation from before the domain exists, with the
+# deferred work held off; its sums for the domain in OUT.got, the model's
+# burst in OUT.want.  Fails TEST and returns 1 if iovatop did not start.
+watch_rotation() {
+	local t=$1 out=$2 pid name
+	shift 2
 	if patched; then
 		echo 600000 >$IOVA_PARAMS/depot_delay_ms
 		echo 0 >$IOVA_PARAMS/idle_reclaim_ms
 		echo -1 >$IOVA_PARAMS/depot_keep
 	fi
-	start_iovatop "$work/rot.json" -j 0.5 -d private --mode="$mode" || {
-		fail "$t" "iovatop did not start: $(cat "$work/rot.json.err")"
-		return
+	start_iovatop "$out.json" -j 0.5 -d private "$@" || {
+		fail "$t" "iovatop did not start: $(cat "$out.json.err")"
+		return 1
 	}
 	pid=$IOVATOP_PID
 	iovaload create
@@ -71,12 +74,19 @@ test_rotation() {
 	name=$(/usr/bin/python3 -c 'import json,sys
 for l in sys.stdin:
     for d in json.loads(l)["domains"]:
-        if d["allocs"]: print(d["name"]); sys.exit()' <"$work/rot.json")
-	/usr/bin/python3 "$TESTS_DIR/guest/iovatop_json.py" "$name" <"$work/rot.json" >"$work/rot.got"
+        if d["allocs"]: print(d["name"]); sys.exit()' <"$out.json")
+	/usr/bin/python3 "$TESTS_DIR/guest/iovatop_json.py" "$name" <"$out.json" >"$out.got"
 	# shellcheck disable=SC2046
-	model expect rotate $(model_args) --phase burst >"$work/rot.want"
+	model expect rotate $(model_args) --phase burst >"$out.want"
 	expect_eq "$t-allocs" $((N * CPUS)) \
-		"$(awk -F= '$1 == "allocs" { print $2 }' "$work/rot.got")" "allocations of $name"
+		"$(awk -F= '$1 == "allocs" { print $2 }' "$out.got")" "allocations of $name"
+}
+
+# Seed 003: iovatop watches the rotation from before the domain exists.
+# usage: test_rotation MODE
+test_rotation() {
+	local mode=$1 t=iovatop-rotation-$1
+	watch_rotation "$t" "$work/rot" --mode="$mode" || return
 	if ! patched; then
 		expect_range "$t-reaches-depot-cliff" 1 $((N * CPUS)) \
 			"$(awk -F= '$1 == "free_depot_full" { print $2 }' "$work/rot.want")" \
@@ -133,6 +143,27 @@ print([d["name"] for d in json.loads(sys.stdin.readline())["domains"] if d["kind
 	# back to the burst's settings for what follows
 	echo 600000 >$IOVA_PARAMS/depot_delay_ms
 	echo 0 >$IOVA_PARAMS/idle_reclaim_ms
+}
+
+# The light fentry hooks (-L, what the table views attach): one fentry
+# per allocation, the misses taken from the rbtree allocations of the
+# same size.  Allocations, hits, misses, the rbtree and the caches must
+# be what the model says; frees, depot operations, releases and flushes
+# are not seen at all (absent from the JSON), and -v says which hooks the
+# view attached.
+test_light() {
+	local t=iovatop-light
+	watch_rotation "$t" "$work/light" -L -v --mode=fentry || return
+	check "$t-hooks" "$(grep -E 'alloc_iova_fast|free_iova_fast' "$work/light.json.err")" \
+		eval 'grep -qE "^  fentry/alloc_iova_fast +allocations" "$work/light.json.err" &&
+		      grep -qE "^  fentry\+fexit/alloc_iova_fast .*\(not needed by this output\)" "$work/light.json.err" &&
+		      grep -qE "^  fentry\+fexit/free_iova_fast .*\(not needed by this output\)" "$work/light.json.err"'
+	check "$t-frees-absent" "$(grep -E '^free_(cached|depot_full)=' "$work/light.got" | tr '\n' ' ')" \
+		eval 'grep -q "^free_cached=blind$" "$work/light.got" && grep -q "^free_depot_full=blind$" "$work/light.got"'
+	model compare "$t" "$work/light.want" "$work/light.got" --ignore alloc_loaded \
+		alloc_prev alloc_depot 'free_*' 'depot_p*' 'release*' 'flush*'
+	patched && echo "$saved_keep" >$IOVA_PARAMS/depot_keep
+	iovaload destroy
 }
 
 # Caches filled before iovatop started are read exactly too.
@@ -219,6 +250,7 @@ if patched; then
 else
 	test_rotation fentry
 fi
+test_light
 iovaload create
 iovaload rotate n="$N" order=0
 test_cache_state_at_start

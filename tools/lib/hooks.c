@@ -144,15 +144,19 @@ static bool hook_present(struct bpf_object *obj, const struct dms_hook *h)
  * Load only the programs of this mode's hooks, and of its optional hooks
  * only those the kernel has: one missing target would fail the load.
  */
-static void select_programs(struct dms_attached *a, bool *skip)
+static void select_programs(struct dms_attached *a, bool light, bool *skip)
 {
+	unsigned int not_now = light ? DMS_HOOK_DETAIL : DMS_HOOK_LIGHT;
 	struct bpf_program *prog;
 	int i;
 
 	for (i = 0; i < a->nhooks; i++) {
-		skip[i] = (a->hooks[i]->flags & DMS_HOOK_OPTIONAL) &&
-			  !hook_present(a->obj, a->hooks[i]);
-		if (skip[i])
+		a->unneeded[i] = a->hooks[i]->flags & not_now;
+		skip[i] = a->unneeded[i] || ((a->hooks[i]->flags & DMS_HOOK_OPTIONAL) &&
+					     !hook_present(a->obj, a->hooks[i]));
+		if (a->unneeded[i])
+			dms_info("%s: not needed by this output", a->hooks[i]->name);
+		else if (skip[i])
 			dms_info("%s: not in this kernel; not counted: %s", a->hooks[i]->name,
 				 a->hooks[i]->serves);
 	}
@@ -255,7 +259,7 @@ static bool try_mode(const struct dms_ladder *l, const struct dms_mode *m,
 		snprintf(reason, len, "cannot open the BPF object: %s", strerror(errno));
 		return false;
 	}
-	select_programs(a, skip);
+	select_programs(a, l->light, skip);
 	dms_info("mode %s: loading", m->name);
 	err = l->load();
 	if (err) {
@@ -357,6 +361,8 @@ static const char *hook_state(const struct dms_attached *a, int i)
 
 	if (a->done[i])
 		return " (done: detached)";
+	if (a->unneeded[i])
+		return " (not needed by this output)";
 	if (a->attached[i])
 		return "";
 	if (stand_in && a->attached[i + 1])
@@ -410,7 +416,8 @@ void dms_ladder_print(FILE *f, const struct dms_attached *a)
 		print_modes(f, tried.modes, m, NULL);
 	fprintf(f, "mode: %s: %s\n", m->name, m->what);
 	for (i = 0; i < a->nhooks; i++)
-		fprintf(f, "  %-45s %s%s\n", a->hooks[i]->name, a->hooks[i]->serves,
+		fprintf(f, "  %-45s %s%s%s\n", a->hooks[i]->name, a->hooks[i]->serves,
+			a->hooks[i]->flags & DMS_HOOK_PER_IO ? " [runs per I/O]" : "",
 			hook_state(a, i));
 	fprintf(f, "unavailable:\n");
 	for (b = m->blind; b && *b; b++)

@@ -39,6 +39,18 @@ struct dms_hook {
  * kernel's trampolines take); attached only then.
  */
 #define DMS_HOOK_INSTEAD	4
+/*
+ * What only some outputs show: a DETAIL hook is attached when the tool's
+ * output needs its numbers, a LIGHT hook (a cheaper one serving part of
+ * them) when it does not (struct dms_ladder's light).
+ */
+#define DMS_HOOK_DETAIL		8
+#define DMS_HOOK_LIGHT		16
+/*
+ * Runs on every map or unmap (or bounce): its cost is paid per I/O, and
+ * --hooks says so.  The others run on rare events or once an interval.
+ */
+#define DMS_HOOK_PER_IO		32
 
 /*
  * One way of observing, best first in a tool's table.  "auto" tries the
@@ -71,6 +83,7 @@ struct dms_attached {
 	const struct dms_hook *hooks[DMS_MAX_HOOKS];	/* the mode's, then the common */
 	bool attached[DMS_MAX_HOOKS];
 	bool done[DMS_MAX_HOOKS];			/* detached by dms_hook_done() */
+	bool unneeded[DMS_MAX_HOOKS];			/* not for this output */
 	int nhooks;
 	struct bpf_link *links[DMS_MAX_HOOKS][DMS_HOOK_MAX_PROGS];
 };
@@ -79,6 +92,8 @@ struct dms_ladder {
 	const struct dms_mode *modes;		/* ends with a mode without name */
 	const struct dms_hook *common;		/* hooks of every mode, or NULL */
 	const char *want;			/* -m: a mode name, or "auto" */
+	/* the output needs no DETAIL hook: attach the LIGHT ones instead */
+	bool light;
 	/* open the object for a mode, set its read-only data; NULL on error */
 	struct bpf_object *(*open)(const struct dms_mode *mode);
 	/*

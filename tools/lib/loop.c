@@ -318,7 +318,8 @@ static void json_health(struct dms_json *j)
 	dms_json_end_object(j);
 	dms_json_object(j, "hooks");
 	for (k = 0; k < dms_run.bpf.nhooks; k++)
-		dms_json_bool(j, dms_run.bpf.hooks[k]->name, hook_attached_now(k));
+		if (!dms_run.bpf.unneeded[k])
+			dms_json_bool(j, dms_run.bpf.hooks[k]->name, hook_attached_now(k));
 	dms_json_end_object(j);
 	dms_json_array(j, "hooks_done");
 	for (k = 0; k < dms_run.bpf.nhooks; k++)
@@ -352,7 +353,7 @@ static void metrics_health(struct dms_prom *p)
 	for (k = 0; k < dms_run.bpf.nhooks; k++) {
 		struct dms_labels h = {};
 
-		if (dms_run.bpf.done[k])
+		if (dms_run.bpf.done[k] || dms_run.bpf.unneeded[k])
 			continue;
 		dms_label(&h, "hook", dms_run.bpf.hooks[k]->name);
 		dms_prom_u64(p, &h, dms_run.bpf.attached[k]);
@@ -531,6 +532,7 @@ static void attach(void)
 	const struct dms_ladder ladder = {
 		.modes = tool->modes, .common = tool->common, .want = dms_run.mode_name,
 		.open = tool->open, .load = tool->load, .close = tool->close,
+		.light = tool->light && tool->light(),
 	};
 
 	dms_libbpf_messages();

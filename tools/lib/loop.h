@@ -112,6 +112,11 @@ struct dms_tool {
 	void (*table)(struct dms_buf *out);
 	void (*json)(struct dms_json *j);
 	void (*metrics)(struct dms_prom *p);
+	/*
+	 * whether the output asked for needs none of the DETAIL hooks (a
+	 * view that does not show their numbers), or NULL: it needs them
+	 */
+	bool (*light)(void);
 	/* extra lines for --hooks and -v (or NULL) */
 	void (*hooks_note)(FILE *f);
 	/*
