@@ -13,6 +13,24 @@ scratch_out() {
 	trap 'rm -rf "$out"' EXIT
 }
 
+# in_private_mounts SCRIPT ARGS...: sh -c SCRIPT sh ARGS in a mount
+# namespace whose mounts do not propagate back.  unshare makes / private,
+# which it cannot do where / is not a mount point (a chroot, such as the
+# root of make fresh-check): there the mount that holds $1 is made
+# private instead, before SCRIPT mounts anything.
+in_private_mounts() {
+	local script=$1
+	shift
+	if unshare -m true 2>/dev/null; then
+		unshare -m sh -c "$script" sh "$@"
+	else
+		unshare -m --propagation unchanged sh -c \
+			"mount --make-rprivate \"\$(findmnt -no TARGET -T \"\$1\")\" && {
+$script
+}" sh "$@"
+	fi
+}
+
 pass() { echo "PASS $1"; }
 fail() {
 	local name=$1

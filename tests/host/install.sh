@@ -56,12 +56,12 @@ done
 root=$out/root
 tests/lab/bare-root "$root" "$dest"/usr/sbin/*
 echo "# the root: $(cd "$root" && find . -type f | sort | tr '\n' ' ')"
-unshare -m sh -c '
+in_private_mounts '
 	mount --bind /sys "$1/sys" && mount --bind /proc "$1/proc" &&
 	mount -t debugfs none "$1/sys/kernel/debug" 2>/dev/null
 	chroot "$1" /sbin/swiotlbstat -j 0.2 2 >"$2/chroot.json" 2>"$2/chroot.err"
 	echo $? >"$2/chroot.rc"
-	chroot "$1" /sbin/iovatop --version >"$2/chroot.version" 2>&1' sh "$root" "$out"
+	chroot "$1" /sbin/iovatop --version >"$2/chroot.version" 2>&1' "$root" "$out"
 check install-no-libbpf-in-root "the root has $(cd "$root" && find . -name 'lib*' | grep -E 'bpf|elf|libz' | tr '\n' ' ')" \
 	eval '! (cd "$root" && find . -name "lib*" | grep -qE "bpf|elf|libz")'
 check install-runs-without-libbpf "exit $(cat "$out/chroot.rc"), $(wc -l <"$out/chroot.json") lines; $(head -c 200 "$out/chroot.err")" \

@@ -155,8 +155,9 @@ debugfs_read() {
 		cat /sys/kernel/debug/swiotlb/io_tlb_nslabs /sys/kernel/debug/swiotlb/io_tlb_used
 	else
 		# a private mount: the host's mounts stay as they are
-		unshare -m sh -c 'mount -t debugfs none /sys/kernel/debug 2>/dev/null &&
-			cat /sys/kernel/debug/swiotlb/io_tlb_nslabs /sys/kernel/debug/swiotlb/io_tlb_used' 2>/dev/null
+		in_private_mounts 'mount -t debugfs none /sys/kernel/debug 2>/dev/null &&
+			cat /sys/kernel/debug/swiotlb/io_tlb_nslabs /sys/kernel/debug/swiotlb/io_tlb_used' \
+			/sys/kernel/debug 2>/dev/null
 	fi
 }
 
