@@ -4,7 +4,7 @@
 #   make demo       build everything, boot the lab, show the tools live
 #   make check      unit tests and every lab test; ends with "N passed, ..."
 #   make bench      benchmarks: results and graphs under docs/bench/
-#                   [BENCH_ROUNDS=2] [BENCH_PARTS="iova swiotlb"] [BENCH_QUICK=1]
+#                   [BENCH_ROUNDS=2] [BENCH_PARTS="iova swiotlb oneliner"] [BENCH_QUICK=1]
 #   make bench-compare REV=<commit> [BENCH_ROUNDS=3]
 #                   the IOVA benchmark on REV and on the working tree side
 #                   by side: ratios, noise bands, verdict; both go into
