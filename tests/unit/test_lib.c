@@ -144,7 +144,7 @@ static const struct dms_metric sample_metrics[] = {
 
 static void test_metrics(void)
 {
-	struct sample_counters c = { 7, 1500000000, 3, { 1, 2, 3 } };
+	struct sample_counters c = { 7, 123456789, 3, { 1, 2, 3 } };
 	struct dms_record r[2] = { { &c, .tags = 1 }, { &c } };
 	struct dms_buf b = {};
 	struct dms_json j;
@@ -154,7 +154,7 @@ static void test_metrics(void)
 	dms_json_object(&j, NULL);
 	dms_json_metrics(&j, sample_metrics, &c, 0);
 	dms_json_end_object(&j);
-	check("metrics-json", !strcmp(b.data, "{\"maps\":7,\"wait_ns\":1500000000,"
+	check("metrics-json", !strcmp(b.data, "{\"maps\":7,\"wait_ns\":123456789,"
 			      "\"kinds\":{\"a\":1,\"c\":3},\"json_only\":7}"), b.data);
 	dms_buf_reset(&b);
 	dms_prom_begin(&p, &b);
@@ -164,7 +164,7 @@ static void test_metrics(void)
 	      !strcmp(b.data, "# HELP t_maps_total Maps\n# TYPE t_maps_total counter\n"
 			      "t_maps_total{dev=\"x\"} 7\nt_maps_total 7\n"
 			      "# HELP t_wait_seconds_total Waits\n# TYPE t_wait_seconds_total counter\n"
-			      "t_wait_seconds_total{dev=\"x\"} 1.5\nt_wait_seconds_total 1.5\n"
+			      "t_wait_seconds_total{dev=\"x\"} 0.123456789\nt_wait_seconds_total 0.123456789\n"
 			      "# HELP t_bytes Memory\n# TYPE t_bytes gauge\nt_bytes{dev=\"x\"} 6144\n"
 			      "# HELP t_kinds_total By kind\n# TYPE t_kinds_total counter\n"
 			      "t_kinds_total{dev=\"x\",kind=\"a\"} 1\nt_kinds_total{dev=\"x\",kind=\"c\"} 3\n"

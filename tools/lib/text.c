@@ -382,16 +382,19 @@ void dms_records_free(struct dms_records *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/* Integers stay exact: only a fraction of a unit makes a double */
+/*
+ * Integers stay exact: only a fraction of a unit makes a double, divided
+ * (ns / 1e9, not ns * 1e-9, which is not the same double)
+ */
 static void prom_value(struct dms_prom *p, const struct dms_labels *l,
 		       const struct dms_metric *m, uint64_t v)
 {
 	if (!m->to_prom)
 		dms_prom_u64(p, l, v);
-	else if (m->to_prom >= 1 && m->to_prom == (uint64_t)m->to_prom)
+	else if (m->to_prom >= 1)
 		dms_prom_u64(p, l, v * (uint64_t)m->to_prom);
 	else
-		dms_prom_double(p, l, v * m->to_prom);
+		dms_prom_double(p, l, v / round(1 / m->to_prom));
 }
 
 static void prom_record(struct dms_prom *p, const struct dms_metric *m,

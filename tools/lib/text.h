@@ -121,7 +121,8 @@ struct dms_metric {
 	const char *const *names;
 	/*
 	 * Prometheus wants base units: its value is the JSON's times this
-	 * (1e-9 for nanoseconds, 2048 for SWIOTLB slots); 0: the same
+	 * (1e-9 for nanoseconds, 2048 for SWIOTLB slots: a whole number or
+	 * the inverse of one); 0: the same
 	 */
 	double to_prom;
 	bool gauge;			/* not a counter */
