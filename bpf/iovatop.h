@@ -109,6 +109,14 @@ struct iova_counters {
 	__u64 flushed[RECLAIM_REASONS];		/* IOVAs they freed */
 };
 
+/*
+ * The light views' count of alloc_iova_fast() calls, per domain (key: the
+ * iova_domain) and size class: one small per-CPU value per domain
+ */
+struct light_calls {
+	__u64 calls[IOVATOP_ORDERS];
+};
+
 struct lock_key {
 	__u64 iovad;
 	__u32 kind;		/* enum iovatop_lock_kind */

@@ -412,6 +412,20 @@ static void add_lock_stats(const void *k, const void *values, void *ctx)
 
 _Static_assert(sizeof(struct lock_stats) == 3 * sizeof(__u64), "per-CPU lock_stats are not padded");
 
+/* The light hook's calls, all as hits: apply_light() finds the misses */
+static void add_light(const void *key, const void *values, void *ctx)
+{
+	struct domain *d = get_domain(*(const uint64_t *)key);
+	struct light_calls sum = {};
+	int o;
+
+	(void)ctx;
+	dms_percpu_fold(values, sizeof(sum), (uint64_t *)&sum, IOVATOP_ORDERS, 0);
+	for (o = 0; o < IOVATOP_ORDERS; o++)
+		d->total[o].alloc[o < IOVATOP_CACHED_ORDERS ? ALLOC_HIT : ALLOC_BYPASS] +=
+			sum.calls[o];
+}
+
 /* The BPF counters are cumulative: sum them afresh at each interval. */
 static void read_maps(void)
 {
@@ -428,6 +442,9 @@ static void read_maps(void)
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.stats), sizeof(struct stats_key),
 				 sizeof(struct iova_counters), true, add_stats, NULL);
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(skel->maps.light_calls), sizeof(uint64_t),
+				 sizeof(struct light_calls), true, add_light, NULL);
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.lock_stats), sizeof(struct lock_key),
 				 sizeof(struct lock_stats), true, add_lock_stats, NULL);
@@ -695,6 +712,7 @@ static void forget_domain(struct domain *d)
 
 	bpf_map_delete_elem(bpf_map__fd(st.skel->maps.domains), &d->iovad);
 	bpf_map_delete_elem(bpf_map__fd(st.skel->maps.caches), &d->iovad);
+	bpf_map_delete_elem(bpf_map__fd(st.skel->maps.light_calls), &d->iovad);
 	for (sk.order = 0; sk.order < NR_BUCKETS; sk.order++)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.stats), &sk);
 	for (lk.kind = 0; lk.kind < LOCK_KINDS; lk.kind++)
