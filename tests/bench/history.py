@@ -38,14 +38,28 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def load_runs(raw):
-    """bench-*.json of one directory, by kernel variant."""
-    runs = {"vanilla": [], "default": []}
-    for path in sorted(glob.glob(os.path.join(raw, "bench-*.json"))):
+def load_by(raw, prefix, key, runs=None):
+    """The PREFIX-*.json files of a lab run's output directory, as lists
+    by the value of KEY in each (added to RUNS if given)."""
+    runs = {} if runs is None else runs
+    for path in sorted(glob.glob(os.path.join(raw, prefix + "-*.json"))):
         with open(path) as f:
             r = json.load(f)
-        runs.setdefault(r["kernel"], []).append(r)
+        runs.setdefault(r[key], []).append(r)
     return runs
+
+
+def doc_head(title, quick):
+    """The first lines of a docs/bench page; a quick run says so."""
+    lines = ["# " + title, ""]
+    if quick:
+        lines += ["**BENCH_QUICK=1: short runs, not for the record.**", ""]
+    return lines
+
+
+def load_runs(raw):
+    """bench-*.json of one directory, by kernel variant."""
+    return load_by(raw, "bench", "kernel", {"vanilla": [], "default": []})
 
 
 def latency(runs, kind="plain"):

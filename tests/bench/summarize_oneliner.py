@@ -13,12 +13,14 @@ band, the lowest and highest value that the rounds give on their own (a
 round is the three conditions run side by side); and iovatop's cost over
 the one-liner's, with the band of the rounds' quotients.
 """
-import glob
 import json
 import os
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from history import doc_head, load_by  # noqa: E402
 
 CONDITIONS = ["none", "bpftrace", "iovatop", "iovatop-full"]
 TOOLS = [("bpftrace", "bpftrace one-liner"), ("iovatop", "iovatop (default view)"),
@@ -28,11 +30,7 @@ NAMES = {"debian-6.1": "Debian 12 (bookworm)",
 
 
 def load(raw):
-    boots = {}
-    for path in sorted(glob.glob(os.path.join(raw, "oneliner-*.json"))):
-        with open(path) as f:
-            r = json.load(f)
-        boots.setdefault(r["variant"], []).append(r)
+    boots = load_by(raw, "oneliner", "variant")
     if not boots:
         sys.exit("summarize_oneliner: no oneliner-*.json in %s" % raw)
     return boots
@@ -152,9 +150,7 @@ def no_nan(x):
 def markdown(images, quick):
     first = next(iter(images.values()))
     f = first["fio"]
-    lines = ["# What watching the IOVA allocator costs fio on Debian's kernels", ""]
-    if quick:
-        lines += ["**BENCH_QUICK=1: short runs, not for the record.**", ""]
+    lines = doc_head("What watching the IOVA allocator costs fio on Debian's kernels", quick)
     lines += [
         "**These are TCG timings** (QEMU without KVM, an emulated NVMe disk "
         "behind an emulated Intel IOMMU). The IOPS say nothing about real "

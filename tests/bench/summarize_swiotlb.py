@@ -5,12 +5,14 @@ lab boots into docs/bench/swiotlb.json and swiotlb.md (the table of seed
 
   summarize_swiotlb.py RAW_DIR DOCS_DIR QUICK
 """
-import glob
 import json
 import os
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from history import doc_head, load_by  # noqa: E402
 
 CONFIGS = [
     ("vanilla-64m", "(a) vanilla 6.1, fixed 64 MiB"),
@@ -26,12 +28,7 @@ WORKLOADS = [
 
 
 def load(raw):
-    boots = {}
-    for path in sorted(glob.glob(os.path.join(raw, "swiotlb-*.json"))):
-        with open(path) as f:
-            r = json.load(f)
-        boots.setdefault(r["config"], []).append(r)
-    return boots
+    return load_by(raw, "swiotlb", "config")
 
 
 def fio_summary(boots):
@@ -129,9 +126,7 @@ def cost_markdown(cost):
 
 def markdown(fio, lookup, cost, quick):
     runs = len(fio["vanilla-64m"]["workloads"]["small"]["mibs"])
-    lines = ["# The dynamic SWIOTLB: fio with every byte bounced", ""]
-    if quick:
-        lines += ["**BENCH_QUICK=1: short runs, not for the record.**", ""]
+    lines = doc_head("The dynamic SWIOTLB: fio with every byte bounced", quick)
     lines += [
         "fio randrw with direct I/O on the lab's emulated NVMe disk, booted "
         "with `swiotlb=...,force intel_iommu=off`; %d runs per cell, boots "
