@@ -426,6 +426,12 @@ static void add_light(const void *key, const void *values, void *ctx)
 			sum.calls[o];
 }
 
+/* The one fentry of the light views counts allocations, all as hits */
+static bool counting_light(void)
+{
+	return dms_prog_attached("fentry_alloc_count");
+}
+
 /* The BPF counters are cumulative: sum them afresh at each interval. */
 static void read_maps(void)
 {
@@ -442,9 +448,10 @@ static void read_maps(void)
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.stats), sizeof(struct stats_key),
 				 sizeof(struct iova_counters), true, add_stats, NULL);
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(skel->maps.light_calls), sizeof(uint64_t),
-				 sizeof(struct light_calls), true, add_light, NULL);
+	if (counting_light())
+		dms_run.map_read_errors +=
+			dms_map_for_each(bpf_map__fd(skel->maps.light_calls), sizeof(uint64_t),
+					 sizeof(struct light_calls), true, add_light, NULL);
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(skel->maps.lock_stats), sizeof(struct lock_key),
 				 sizeof(struct lock_stats), true, add_lock_stats, NULL);
@@ -606,15 +613,23 @@ static uint64_t class_cached(const struct domain *d, int order)
 	return n;
 }
 
+static void domain_totals(const struct iova_counters *per_class, struct iova_counters *all)
+{
+	int o;
+
+	memset(all, 0, sizeof(*all));
+	for (o = 0; o < NR_BUCKETS; o++)
+		add_counters(all, &per_class[o]);
+}
+
 static void summarize(struct domain *d)
 {
 	struct summary *s = &d->s;
-	struct iova_counters all = {};
+	struct iova_counters all;
 	int o, k;
 
 	memset(s, 0, sizeof(*s));
-	for (o = 0; o < NR_BUCKETS; o++)
-		add_counters(&all, &d->delta[o]);
+	domain_totals(d->delta, &all);
 	s->hits = sum_hits(&all);
 	s->misses = all.alloc[ALLOC_MISS];
 	s->bypass = all.alloc[ALLOC_BYPASS];
@@ -670,12 +685,6 @@ static void apply_counters(struct domain *d)
 	}
 	large->alloc[ALLOC_BYPASS] = large->tree_alloc + large->tree_alloc_fail;
 	large->free[FREE_BYPASS] = large->tree_free;
-}
-
-/* The one fentry of the light views counts allocations, all as hits */
-static bool counting_light(void)
-{
-	return dms_prog_attached("fentry_alloc_count");
 }
 
 /*
@@ -737,6 +746,7 @@ static void warn_unmatched(void);
 
 static void collect(void)
 {
+	bool counters = dms_mode_is("counters"), light = counting_light();
 	int i, o, k;
 
 	forget_destroyed();
@@ -745,9 +755,9 @@ static void collect(void)
 	for (i = 0; i < st.domains.n; i++) {
 		struct domain *d = domain_at(i);
 
-		if (dms_mode_is("counters"))
+		if (counters)
 			apply_counters(d);
-		else if (counting_light())
+		else if (light)
 			apply_light(d);
 		for (o = 0; o < NR_BUCKETS; o++) {
 			sub_counters(&d->delta[o], &d->total[o], &d->prev[o]);
@@ -1214,15 +1224,6 @@ static void cpu_view(const struct domain *d, int cpu, struct cpu_cache *c)
 	}
 	c->iovas = c->loaded + c->prev;
 	c->bytes = cpu_cached_bytes(d, cpu);
-}
-
-static void domain_totals(const struct iova_counters *per_class, struct iova_counters *all)
-{
-	int o;
-
-	memset(all, 0, sizeof(*all));
-	for (o = 0; o < NR_BUCKETS; o++)
-		add_counters(all, &per_class[o]);
 }
 
 static void json_domain(struct dms_json *j, const struct domain *d)

@@ -344,6 +344,8 @@ void dms_json_metrics(struct dms_json *j, const struct dms_metric *table,
 	const struct dms_metric *m;
 	int i;
 
+	unsigned int seen;
+
 	for (m = table; m->json || m->prom; m++) {
 		const uint64_t *v = metric_values(m, data);
 
@@ -353,9 +355,10 @@ void dms_json_metrics(struct dms_json *j, const struct dms_metric *table,
 			dms_json_u64(j, m->json, *v);
 			continue;
 		}
+		seen = metric_elements(m);
 		dms_json_object(j, m->json);
 		for (i = 0; i < m->n; i++)
-			if (metric_elements(m) & (1U << i))
+			if (seen & (1U << i))
 				dms_json_u64(j, m->names[i], v[i]);
 		dms_json_end_object(j);
 	}
@@ -397,8 +400,9 @@ static void prom_value(struct dms_prom *p, const struct dms_labels *l,
 		dms_prom_double(p, l, v / round(1 / m->to_prom));
 }
 
+/* seen: the array elements the mode sees (metric_elements(), once per table) */
 static void prom_record(struct dms_prom *p, const struct dms_metric *m,
-			const struct dms_record *r)
+			const struct dms_record *r, unsigned int seen)
 {
 	const uint64_t *v = metric_values(m, r->data);
 	struct dms_labels l;
@@ -411,7 +415,7 @@ static void prom_record(struct dms_prom *p, const struct dms_metric *m,
 		return;
 	}
 	for (i = 0; i < m->n; i++) {
-		if (!(metric_elements(m) & (1U << i)))
+		if (!(seen & (1U << i)))
 			continue;
 		l = r->labels;
 		dms_label(&l, m->label, m->names[i]);
@@ -423,13 +427,15 @@ void dms_prom_metrics(struct dms_prom *p, const struct dms_metric *table,
 		      const struct dms_record *records, int n)
 {
 	const struct dms_metric *m;
+	unsigned int seen;
 	int i;
 
 	for (m = table; m->json || m->prom; m++) {
 		if (!m->prom || (m->seen && !m->seen()))
 			continue;
+		seen = metric_elements(m);
 		dms_prom_family(p, m->prom, m->gauge ? "gauge" : "counter", m->help);
 		for (i = 0; i < n; i++)
-			prom_record(p, m, &records[i]);
+			prom_record(p, m, &records[i], seen);
 	}
 }
