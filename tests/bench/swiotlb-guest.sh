@@ -20,7 +20,7 @@ D=/sys/kernel/debug/swiotlb
 P=/sys/module/swiotlb/parameters
 round=${BENCH_ROUND:-1}
 runs=${BENCH_RUNS:-3}
-secs=4
+secs=8
 cycles=20000
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	runs=1
@@ -37,17 +37,20 @@ die() {
 
 # ---- fio ----
 
-# the seed's workloads: name, block size, parallel jobs
-WORKLOADS="small:4k:1 big:64k:1 2way:4k:2 4way:4k:4"
+# The seed's workloads: name, block size, parallel jobs, queue depth of
+# each job.  Each keeps 2 MiB in flight (bs x jobs x depth), twice the
+# growing kernel's 1 MiB boot pool, so that kernel (c) must grow in every
+# one of them, as it did in the seed's runs (1 MiB grew to 5 MiB).
+WORKLOADS="small:4k:1:512 big:64k:1:32 2way:4k:2:256 4way:4k:4:128"
 
 # Read-write bandwidth of one fio run, in MiB/s
 fio_once() {
-	local bs=$1 jobs=$2
+	local bs=$1 jobs=$2 depth=$3
 	fio --name=bench --filename="$LAB_NVME_DEV" --direct=1 --rw=randrw \
-		--bs="$bs" --ioengine=libaio --iodepth=8 --numjobs="$jobs" \
+		--bs="$bs" --ioengine=libaio --iodepth="$depth" --numjobs="$jobs" \
 		--size=256M --runtime="$secs" --time_based --group_reporting \
 		--output-format=json --output="$work/fio.json" >/dev/null ||
-		die "fio --bs=$bs --numjobs=$jobs failed"
+		die "fio --bs=$bs --numjobs=$jobs --iodepth=$depth failed"
 	python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
@@ -73,36 +76,81 @@ slots_after_idle() {
 	cat "$D/io_tlb_nslabs"
 }
 
+# Pools added and removed, counted from the swiotlb:swiotlb_pool_add and
+# swiotlb_pool_remove events in a tracefs instance of the bench's own
+# (kernels without them, vanilla, count nothing: "null" in the JSON).
+POOL_TRACE=$TRACEFS/instances/swiotlb-bench
+
+pool_trace_begin() {
+	[ -d "$TRACEFS/events/swiotlb/swiotlb_pool_add" ] || return 0
+	mkdir -p "$POOL_TRACE" || die "cannot make $POOL_TRACE"
+	echo 4096 >"$POOL_TRACE/buffer_size_kb"
+	echo 1 >"$POOL_TRACE/events/swiotlb/swiotlb_pool_add/enable"
+	echo 1 >"$POOL_TRACE/events/swiotlb/swiotlb_pool_remove/enable"
+}
+
+# Print the counts as JSON: {"added": {KIND: N}, "removed": {KIND: N}}
+pool_trace_end() {
+	local lost
+	if [ ! -d "$POOL_TRACE" ]; then
+		echo null
+		return
+	fi
+	echo 0 >"$POOL_TRACE/tracing_on"
+	lost=$(cat "$POOL_TRACE"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+	[ "$lost" = 0 ] || die "$lost pool events lost to a full trace buffer"
+	awk '
+	/ swiotlb_pool_(add|remove):/ {
+		op = $0 ~ /swiotlb_pool_add:/ ? "added" : "removed"
+		match($0, /kind=[a-z]+/)
+		n[op, substr($0, RSTART + 5, RLENGTH - 5)]++
+	}
+	END {
+		printf "{\"added\": {\"dynamic\": %d, \"transient\": %d}, ", n["added", "dynamic"], n["added", "transient"]
+		printf "\"removed\": {\"dynamic\": %d, \"transient\": %d}}\n", n["removed", "dynamic"], n["removed", "transient"]
+	}' "$POOL_TRACE/trace"
+	rmdir "$POOL_TRACE"
+}
+
 bench_fio() {
 	local config=$1 out=$LAB_OUT/swiotlb-$1-$round.json
-	local w name bs jobs r sampler
+	local w name bs jobs depth r sampler pools
 	[ -n "${LAB_NVME_DEV:-}" ] || die "no NVMe disk in this lab"
 	[ -r "$D/io_tlb_nslabs" ] || die "no $D/io_tlb_nslabs"
 	: >"$work/bw"
+	pool_trace_begin
 	sample_peak &
 	sampler=$!
 	for r in $(seq "$runs"); do
 		for w in $WORKLOADS; do
-			IFS=: read -r name bs jobs <<<"$w"
-			echo "$name $r $(fio_once "$bs" "$jobs")" | tee -a "$work/bw"
+			IFS=: read -r name bs jobs depth <<<"$w"
+			echo "$name $r $(fio_once "$bs" "$jobs" "$depth")" | tee -a "$work/bw"
 		done
 	done
 	touch "$work/stop"
 	wait $sampler
+	slots_after_idle >"$work/after_idle"
+	pool_trace_end >"$work/pools" || exit 1
+	pools=$(cat "$work/pools")
 	python3 - "$work/bw" "$config" "$round" "$(cat "$work/peak")" \
-		"$(slots_after_idle)" "$(cat "$D/io_tlb_nslabs")" >"$out" <<'PY'
+		"$(cat "$work/after_idle")" "$pools" "$WORKLOADS" >"$out" <<'PY'
 import json, sys
 bw = {}
 for line in open(sys.argv[1]):
     name, _, mibs = line.split()
     bw.setdefault(name, []).append(float(mibs))
 slot = 2048
+workloads = {}
+for w in sys.argv[7].split():
+    name, bs, jobs, depth = w.split(":")
+    workloads[name] = {"bs": bs, "jobs": int(jobs), "iodepth": int(depth)}
 print(json.dumps({"config": sys.argv[2], "round": int(sys.argv[3]),
-                  "bandwidth_mibs": bw,
+                  "bandwidth_mibs": bw, "workloads": workloads,
                   "peak_bytes": int(sys.argv[4]) * slot,
-                  "after_idle_bytes": int(sys.argv[5]) * slot}))
+                  "after_idle_bytes": int(sys.argv[5]) * slot,
+                  "pools": json.loads(sys.argv[6])}))
 PY
-	echo "# $config: peak $(($(cat "$work/peak") * 2 / 1024)) MiB"
+	echo "# $config: peak $(($(cat "$work/peak") * 2 / 1024)) MiB, pools $pools"
 }
 
 # ---- lookup cost ----
@@ -128,7 +176,8 @@ free_chunks() {
 
 # Fill what there is and map one chunk more, which starts the growth
 # worker; each round adds one dynamic pool (of the size of all pools so
-# far, 4 MiB at most), until $1 pools stay.
+# far, 4 MiB at most: with the bench's 4 MiB boot pool, 4 MiB each),
+# until $1 pools stay.
 grow_to() {
 	local want=$1 have end
 	while have=$(staying_pools) && [ "$have" -lt "$want" ]; do
@@ -145,13 +194,17 @@ grow_to() {
 
 # Fill every pool but the last chunk of the last one, so that each map
 # of the cycle goes to the pool the search reaches last; then time it.
+# A batch of 64 maps of 4 KiB takes the whole chunk (128 slots), so every
+# batch starts where the last one ended and scans the rest of the area
+# (the slots of the other chunks, all held) once: the same slot scan in
+# every row, whatever the chunk's place in its area.
 lookup_once() {
 	local pools=$1 chunks
 	grow_to "$pools"
 	chunks=$(($(cat "$D/io_tlb_nslabs") / 128))
 	iovaload_or_die hold dev="$LAB_EDU_BDF" n=$((chunks - 1)) bytes=$SEGMENT
 	iovaload_or_die reset
-	iovaload_or_die cycle dev="$LAB_EDU_BDF" cpu=0 n=$cycles bytes=4096 batch=32
+	iovaload_or_die cycle dev="$LAB_EDU_BDF" cpu=0 n=$cycles bytes=4096 batch=64
 	[ "$(iovaload_status map_failures)" = 0 ] || die "maps failed with $pools pools"
 	echo "$(staying_pools) $(iovaload_status maps) $(iovaload_status cycle_map_median_ns) $(iovaload_status cycle_unmap_median_ns)"
 	iovaload_or_die release
@@ -186,24 +239,27 @@ PY
 
 # fio's 4-way workload (the busiest map path) alternately without and with
 # swiotlbstat running, in pairs whose order alternates, so that drift in
-# the guest weighs on both sides alike.
+# the guest weighs on both sides alike: the n-th "without" and the n-th
+# "with" line are one pair.
 bench_tool_cost() {
 	local out=$LAB_OUT/swiotlb-toolcost-$round.json r pid
 	local tool=$TOP_DIR/.output/swiotlbstat
 	[ -x "$tool" ] || die "no $tool (make)"
 	: >"$work/cost"
+	# not recorded: the first run after boot grows the pool from 1 MiB
+	fio_once 4k 4 128 >/dev/null
 	for r in $(seq $((runs * 2))); do
 		if ((r % 2)); then
-			echo "without $(fio_once 4k 4)" >>"$work/cost"
+			echo "without $(fio_once 4k 4 128)" >>"$work/cost"
 		fi
 		"$tool" -j 1 >"$work/stat.json" 2>"$work/stat.err" &
 		pid=$!
 		wait_for 1 15 sh -c "test -s '$work/stat.json' && echo 1" >/dev/null
-		echo "with $(fio_once 4k 4)" >>"$work/cost"
+		echo "with $(fio_once 4k 4 128)" >>"$work/cost"
 		kill -INT "$pid"
 		wait "$pid" || die "swiotlbstat failed: $(head -c 200 "$work/stat.err")"
 		if ! ((r % 2)); then
-			echo "without $(fio_once 4k 4)" >>"$work/cost"
+			echo "without $(fio_once 4k 4 128)" >>"$work/cost"
 		fi
 	done
 	cat "$work/cost"
