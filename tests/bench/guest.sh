@@ -73,39 +73,65 @@ print(json.dumps({"cached_iovas": d["cached_iovas"], "depot_magazines": d["depot
                   "magazine_bytes": d["magazine_bytes"], "tree_nodes": d["tree"]["nodes"]}))'
 }
 
-# Seed 003: rotate a burst of N IOVAs over all CPUs while iovatop counts
-# what went back to the rbtree on the free path; then watch the caches.
+# Seed 003's burst on the domain iovaload has now: N one-page IOVAs per
+# CPU, allocated and freed on each CPU in turn.  Prints the time the
+# kernel took (iovaload times the command) and the allocations iovaload
+# made, its own count.
+rotate_timed() {
+	local n=$1 ns allocs
+	iovaload reset || bench_fail "iovaload reset failed"
+	iovaload rotate n="$n" order=0 || bench_fail "iovaload rotate failed"
+	ns=$(iovaload_status last_ns)
+	allocs=$(iovaload_status allocs)
+	[[ $ns =~ ^[1-9][0-9]*$ && $allocs =~ ^[1-9][0-9]*$ ]] ||
+		bench_fail "iovaload timed no rotation ('$ns' ns, '$allocs' allocations)"
+	echo "$ns $allocs"
+}
+
+# Seed 003: rotate a burst of N IOVAs over all CPUs, first on a fresh
+# domain with nothing attached (the kernel's own time), then on another
+# fresh domain while iovatop counts what went back to the rbtree on the
+# free path (its counts, and the time with it attached: iovatop's cost);
+# then watch that domain's caches age.
 rotation() {
-	local n=5000 pid t0
+	local n=5000 pid t0 plain counted
 	load_iovaload
+	iovaload create
+	expect_counters_off
+	plain=$(rotate_timed $n) || exit 1
+	iovaload destroy
 	iovaload create
 	start_measuring "$json.rot" -j 0.5 -d private
 	pid=$IOVATOP_PID
-	iovaload rotate n=$n order=0 || bench_fail "iovaload rotate failed"
-	local rotate_ns
-	rotate_ns=$(iovaload_status last_ns)
-	[[ $rotate_ns =~ ^[1-9][0-9]*$ ]] || bench_fail "iovaload timed no rotation ('$rotate_ns')"
+	counted=$(rotate_timed $n) || exit 1
 	t0=$SECONDS
 	sleep 0.5
 	stop_measuring $pid
-	/usr/bin/python3 - "$json.rot" $n "$rotate_ns" <<'PY' >"$json.rotation"
+	/usr/bin/python3 - "$json.rot" $n $plain $counted <<'PY' >"$json.rotation"
 import json, sys
-path, n, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, n = sys.argv[1], int(sys.argv[2])
+plain_ns, plain_allocs, ns, load_allocs = map(int, sys.argv[3:7])
 free_path = tree_frees = allocs = misses = 0
 for line in open(path):
     for d in json.loads(line)["domains"]:
         if d["kind"] != "private":
             continue
         # on the free path: a full depot's magazine, or no new magazine
-        free_path += (d["iovas_released"]["depot_full"] + d["free_results"]["no_mag"] +
-                      d["free_results"]["tree"])
+        # (each kernel's outcomes: vanilla has no no_mag)
+        fr = d["free_results"]
+        free_path += (d["iovas_released"]["depot_full"] + fr.get("no_mag", 0) +
+                      fr.get("tree", 0))
         tree_frees += d["tree"]["frees"]
         allocs += d["allocs"]
         misses += d["misses"]
+if allocs != load_allocs:
+    sys.exit("bench: iovatop counted %d allocations, iovaload made %d" % (allocs, load_allocs))
 print(json.dumps({"n_per_cpu": n, "allocs": allocs, "misses": misses,
                   "free_path_tree_frees": free_path, "tree_frees": tree_frees,
-                  "ns_per_alloc_free": ns / max(allocs, 1)}))
+                  "ns_per_alloc_free": plain_ns / plain_allocs,
+                  "ns_per_alloc_free_with_iovatop": ns / load_allocs}))
 PY
+	[ -s "$json.rotation" ] || bench_fail "no rotation summary"
 	sleep $((1 - (SECONDS - t0) > 0 ? 1 - (SECONDS - t0) : 0))
 	cache_state >"$json.at1"
 	sleep 9
@@ -115,8 +141,6 @@ PY
 	iovaload destroy
 }
 
-echo "# bench on $KERNEL_VARIANT (round $round): rotation and cache ageing"
-rotation
 # "Not attached" means the patches' counters are off too: the last
 # iovatop to stop must have turned iova.stats off again.
 expect_counters_off() {
@@ -125,6 +149,9 @@ expect_counters_off() {
 		exit 1
 	}
 }
+
+echo "# bench on $KERNEL_VARIANT (round $round): rotation and cache ageing"
+rotation
 
 # The cache fast path alone: every CPU at once allocates and frees 100
 # one-page IOVAs, 3000 times; all but the first round hit the caches.

@@ -10,7 +10,8 @@ same kernels disagree by that much, so a change inside it is no change.
   history.py draw DOCS_DIR
   history.py compare RAW_DIR DOCS_DIR REV_NAME TREE_NAME QUICK
       RAW_DIR/vanilla, RAW_DIR/rev and RAW_DIR/tree hold the bench-*.json
-      files of each side; prints the comparison and records both sides
+      files of each side; prints the comparison and records both sides;
+      exits with 1 when a ratio of the tree is above REV's noise band
 """
 import csv
 import datetime
@@ -247,13 +248,17 @@ def compare(raw, docs, rev_name, tree_name, quick, top="."):
     del a["iovatop_fentry"]
     lines = ["%-44s %22s %22s  %s" % ("ratio (band of the rounds)", rev_name, tree_name,
                                       "verdict")]
+    slower, faster = [], []
     for name, title in METRICS:
         if name not in a:
             lines.append("%-44s %22s %22s  %s" % (title, "-", band_text(b[name]),
                                                   "the tree's tools on vanilla"))
             continue
-        verdict = "same within the noise" if overlap(a[name], b[name]) else \
-            ("higher" if b[name][0] > a[name][0] else "lower") + ", beyond the noise"
+        verdict = band_verdict(a[name], b[name])
+        if verdict.startswith("higher"):
+            slower.append(title)
+        elif verdict.startswith("lower"):
+            faster.append(title)
         lines.append("%-44s %22s %22s  %s" % (title, band_text(a[name]), band_text(b[name]),
                                               verdict))
     for name, title in (("latency", "map+unmap latency"), ("hot_path", "cache fast path")):
@@ -263,7 +268,27 @@ def compare(raw, docs, rev_name, tree_name, quick, top="."):
     path = os.path.join(docs, "history.csv")
     record(path, rev_name, "bench-compare", quick, a, when)
     record(path, tree_name, "bench-compare", quick, b, when)
-    return lines
+    # every ratio kept is a cost (higher is slower): one that left REV's
+    # band upwards makes the tree the slower one
+    if slower:
+        lines.append("verdict: %s is the slower one, above %s's noise band in: %s" %
+                     (tree_name, rev_name, "; ".join(slower)))
+    elif faster:
+        lines.append("verdict: %s is the slower one, %s below its noise band in: %s" %
+                     (rev_name, tree_name, "; ".join(faster)))
+    else:
+        lines.append("verdict: no difference beyond %s's noise band" % rev_name)
+    return lines, not slower
+
+
+def band_verdict(base, other):
+    """Where OTHER's value lies against BASE's band (the range of BASE's
+    rounds): a value inside it is no change that this run can show."""
+    if other[0] > base[2]:
+        return "higher, beyond the base's noise band"
+    if other[0] < base[1]:
+        return "lower, beyond the base's noise band"
+    return "same within the base's noise band"
 
 
 def band_text(v):
@@ -276,11 +301,12 @@ def main(argv):
             print("history: " + line)
         return 0
     if len(argv) == 7 and argv[1] == "compare":
-        for line in compare(argv[2], argv[3], argv[4], argv[5], argv[6] == "1"):
+        lines, same = compare(argv[2], argv[3], argv[4], argv[5], argv[6] == "1")
+        for line in lines:
             print(line)
         for line in draw(argv[3]):
             print("history: " + line)
-        return 0
+        return 0 if same else 1
     sys.stderr.write(__doc__)
     return 2
 

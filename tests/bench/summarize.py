@@ -49,6 +49,13 @@ def rotation(runs, field):
     return median([r["rotation"][field] for r in runs])
 
 
+def rotation_overhead(runs):
+    """Median over the boots of the rotation's time with iovatop attached
+    over its time with nothing attached, in the same boot"""
+    return median([r["rotation"]["ns_per_alloc_free_with_iovatop"] /
+                   r["rotation"]["ns_per_alloc_free"] for r in runs])
+
+
 def summarize(runs):
     v, p = runs["vanilla"], runs["default"]
     s = {
@@ -62,7 +69,8 @@ def summarize(runs):
             "vanilla_with_iovatop": hot(v, "iovatop"), "patched_with_iovatop": hot(p, "iovatop"),
         },
         "rotation": {k: {"vanilla": rotation(v, k), "patched": rotation(p, k)}
-                     for k in ("free_path_tree_frees", "tree_frees", "misses", "ns_per_alloc_free")},
+                     for k in ("free_path_tree_frees", "tree_frees", "misses", "ns_per_alloc_free",
+                               "ns_per_alloc_free_with_iovatop")},
         "cached": {w: {k: {"vanilla": cached(v, w, k), "patched": cached(p, w, k)}
                        for k in ("cached_iovas", "magazine_bytes", "depot_magazines")}
                    for w in ("1s", "10s", "late")},
@@ -89,6 +97,12 @@ def summarize(runs):
         "rotation_time_patched_over_vanilla":
             s["rotation"]["ns_per_alloc_free"]["patched"] /
             s["rotation"]["ns_per_alloc_free"]["vanilla"],
+        "rotation_time_patched_over_vanilla_per_round":
+            per_round(v, p, lambda runs: rotation(runs, "ns_per_alloc_free")),
+        # the rotation twice in each boot, on fresh domains: plain, then
+        # with iovatop counting it
+        "iovatop_overhead_rotation_patched": rotation_overhead(p),
+        "iovatop_overhead_rotation_vanilla": rotation_overhead(v),
     }
     return s
 
@@ -145,8 +159,13 @@ def table(s, quick, when):
             "| patched / vanilla, cache fast path, tracing off | %.3f (%s) |"
             % (q["patched_over_vanilla_hot_path"],
                rounds(q["patched_over_vanilla_hot_path_per_round"])),
-            "| patched / vanilla, time per alloc+free in the rotation | %.3f |"
-            % q["rotation_time_patched_over_vanilla"],
+            "| patched / vanilla, time per alloc+free in the rotation, nothing attached | %.3f (%s) |"
+            % (q["rotation_time_patched_over_vanilla"],
+               rounds(q["rotation_time_patched_over_vanilla_per_round"])),
+            "| iovatop attached / not, rotation, patched (counters) | %.3f |"
+            % q["iovatop_overhead_rotation_patched"],
+            "| iovatop attached / not, rotation, vanilla (fentry) | %.3f |"
+            % q["iovatop_overhead_rotation_vanilla"],
             "| iovatop attached / not, patched kernel (counters) | %.3f |"
             % q["iovatop_overhead_patched"],
             "| iovatop attached / not, vanilla kernel (fentry) | %.3f |"

@@ -24,16 +24,18 @@ def check(name, ok, why=""):
         print("FAIL %s: %s" % (name, why))
 
 
-def run(kernel, rnd, lat, lat_tool, hot, hot_tool):
+def run(kernel, rnd, lat, lat_tool, hot, hot_tool, rot=100, rot_tool=100):
     """One boot's bench JSON: every map+unmap pair sums to lat (with
-    iovatop: lat_tool), every fast path run takes hot (hot_tool) ns."""
+    iovatop: lat_tool), every fast path run takes hot (hot_tool) ns, the
+    rotation rot ns per alloc+free (rot_tool)."""
     pair = lambda total: [total / 2, total / 2]
     return {
         "kernel": kernel, "round": rnd, "late_s": 70,
         "latency_us": {"plain": [pair(lat)] * 3, "iovatop": [pair(lat_tool)] * 3},
         "hot_path_ns": {"plain": [hot] * 3, "iovatop": [hot_tool] * 3},
         "rotation": {"free_path_tree_frees": 10, "tree_frees": 20, "misses": 30,
-                     "ns_per_alloc_free": 100, "allocs": 1000, "n_per_cpu": 5000},
+                     "ns_per_alloc_free": rot, "ns_per_alloc_free_with_iovatop": rot_tool,
+                     "allocs": 1000, "n_per_cpu": 5000},
         "cached_after": {w: {"cached_iovas": 5, "magazine_bytes": 1024,
                              "depot_magazines": 1, "tree_nodes": 9}
                          for w in ("1s", "10s", "late")},
@@ -54,8 +56,12 @@ def close(a, b):
 # Two rounds: vanilla takes 2.0 us in both; the patched kernel 2.2 us in
 # round 1 and 2.6 in round 2, so the ratios of the rounds are 1.1 and 1.3,
 # and over all rounds the median of {2.2, 2.6} (2.4) over 2.0 is 1.2.
-VANILLA = [run("vanilla", 1, 2.0, 4.0, 100, 300), run("vanilla", 2, 2.0, 6.0, 100, 300)]
-PATCHED = [run("default", 1, 2.2, 2.2, 80, 80), run("default", 2, 2.6, 2.6, 60, 60)]
+# The rotation: vanilla 100 ns per alloc+free, 1200 with iovatop (12x);
+# patched 40 and 30 ns, 44 and 33 with iovatop (1.1x): patched/vanilla
+# with nothing attached 0.35 (0.40 and 0.30 by round).
+VANILLA = [run("vanilla", 1, 2.0, 4.0, 100, 300, 100, 1200),
+           run("vanilla", 2, 2.0, 6.0, 100, 300, 100, 1200)]
+PATCHED = [run("default", 1, 2.2, 2.2, 80, 80, 40, 44), run("default", 2, 2.6, 2.6, 60, 60, 30, 33)]
 
 
 def test_band():
@@ -141,16 +147,36 @@ def test_compare(tmp):
     # the tree: 50% slower map+unmap than REV, the same fast path
     slower = [run("default", 1, 3.3, 3.3, 80, 80), run("default", 2, 3.9, 3.9, 60, 60)]
     write_runs(os.path.join(raw, "tree"), slower)
-    lines = history.compare(raw, docs, "rev1", "tree2", False, top=tmp)
+    lines, same = history.compare(raw, docs, "rev1", "tree2", False, top=tmp)
     text = "\n".join(lines)
     lat = [line for line in lines if line.startswith("patched/vanilla, map+unmap")]
     hot = [line for line in lines if line.startswith("patched/vanilla, cache fast")]
-    check("compare-beyond-noise", len(lat) == 1 and lat[0].endswith("higher, beyond the noise"),
-          text)
-    check("compare-within-noise", len(hot) == 1 and hot[0].endswith("same within the noise"),
-          text)
+    check("compare-beyond-noise", len(lat) == 1 and
+          lat[0].endswith("higher, beyond the base's noise band"), text)
+    check("compare-within-noise", len(hot) == 1 and
+          hot[0].endswith("same within the base's noise band"), text)
+    check("compare-verdict-slower", not same and lines[-1] ==
+          "verdict: tree2 is the slower one, above rev1's noise band in: "
+          "patched/vanilla, map+unmap latency", text)
     side = [line for line in lines if line.startswith("tree2 / rev1, map+unmap")]
     check("compare-side-by-side", len(side) == 1 and "1.500 [1.500-1.500]" in side[0], text)
+    # the other way round: REV is the slower one, and that is no failure
+    docs2 = os.path.join(tmp, "cmp2")
+    os.makedirs(docs2)
+    swapped = os.path.join(tmp, "raw2")
+    write_runs(os.path.join(swapped, "vanilla"), VANILLA)
+    write_runs(os.path.join(swapped, "rev"), slower)
+    write_runs(os.path.join(swapped, "tree"), PATCHED)
+    lines2, same2 = history.compare(swapped, docs2, "rev1", "tree2", False, top=tmp)
+    check("compare-verdict-rev-slower", same2 and lines2[-1] ==
+          "verdict: rev1 is the slower one, tree2 below its noise band in: "
+          "patched/vanilla, map+unmap latency", "\n".join(lines2))
+    os.makedirs(os.path.join(tmp, "cmp3"))
+    p = subprocess.run([sys.executable, os.path.join(TOP, "tests/bench/history.py"), "compare",
+                        raw, os.path.join(tmp, "cmp3"), "rev1", "tree2", "0"],
+                       capture_output=True, text=True, cwd=tmp)
+    check("compare-exit-slower", p.returncode == 1 and "verdict: tree2 is the slower" in p.stdout,
+          "exit %d: %s" % (p.returncode, (p.stdout + p.stderr)[-300:]))
     runs = history.read(os.path.join(docs, "history.csv"))
     check("compare-records-both", [r["commit"] for r in runs] == ["rev1", "tree2"] and
           close(runs[1]["metrics"]["latency"][0], 1.8), "history %s" % runs)
@@ -176,6 +202,10 @@ def test_summarize(tmp):
             "the cache fast path by up to 33% (patched kernel: 60 to 80 ns"]
     check("summarize-text-from-data", all(w in flat for w in want),
           "README.md says: %s" % flat[flat.find("Between"):][:300])
+    want = ["rotation, nothing attached | 0.350 (0.40, 0.30) |",
+            "rotation, patched (counters) | 1.100 |", "rotation, vanilla (fentry) | 12.000 |"]
+    check("summarize-rotation-apart", all(w in flat for w in want),
+          "README.md says: %s" % flat[flat.find("| ratio"):][:600])
 
 
 def main():
