@@ -227,9 +227,11 @@ print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["loc
 	expect_eq iovatop-idle-no-lock-wait 0 "$wait_ns" "lock wait on an idle system (ns)"
 
 	# Whether two vCPUs meet on the lock is up to the host's scheduler
-	# (TCG, shared cores): up to three bursts, until one contends.
+	# (TCG, shared cores): up to eight bursts, until one contends.  On a
+	# quiet 2-core host the vanilla kernel met none in three bursts in
+	# two of three boots.
 	local try
-	for try in 1 2 3; do
+	for try in 1 2 3 4 5 6 7 8; do
 		start_iovatop "$work/lock.json" -j 0.5 -d private || return
 		pid=$IOVATOP_PID
 		iovaload concurrent n=500 order=6 rounds=6
