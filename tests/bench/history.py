@@ -254,13 +254,13 @@ def compare(raw, docs, rev_name, tree_name, quick, top="."):
             lines.append("%-44s %22s %22s  %s" % (title, "-", band_text(b[name]),
                                                   "the tree's tools on vanilla"))
             continue
-        verdict = band_verdict(a[name], b[name])
-        if verdict.startswith("higher"):
+        side = band_side(a[name], b[name])
+        if side > 0:
             slower.append(title)
-        elif verdict.startswith("lower"):
+        elif side < 0:
             faster.append(title)
         lines.append("%-44s %22s %22s  %s" % (title, band_text(a[name]), band_text(b[name]),
-                                              verdict))
+                                              SIDE_TEXT[side]))
     for name, title in (("latency", "map+unmap latency"), ("hot_path", "cache fast path")):
         v = side_by_side(rev, tree, name)
         lines.append("%s / %s, %s: %s" % (tree_name, rev_name, title, band_text(v)))
@@ -281,14 +281,19 @@ def compare(raw, docs, rev_name, tree_name, quick, top="."):
     return lines, not slower
 
 
-def band_verdict(base, other):
+SIDE_TEXT = {1: "higher, beyond the base's noise band",
+             -1: "lower, beyond the base's noise band",
+             0: "same within the base's noise band"}
+
+
+def band_side(base, other):
     """Where OTHER's value lies against BASE's band (the range of BASE's
-    rounds): a value inside it is no change that this run can show."""
+    rounds): 1 above, -1 below, 0 inside (no change this run can show)."""
     if other[0] > base[2]:
-        return "higher, beyond the base's noise band"
+        return 1
     if other[0] < base[1]:
-        return "lower, beyond the base's noise band"
-    return "same within the base's noise band"
+        return -1
+    return 0
 
 
 def band_text(v):

@@ -97,7 +97,7 @@ pool_trace_end() {
 		return
 	fi
 	echo 0 >"$POOL_TRACE/tracing_on"
-	lost=$(cat "$POOL_TRACE"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+	lost=$(trace_overruns "$POOL_TRACE")
 	[ "$lost" = 0 ] || die "$lost pool events lost to a full trace buffer"
 	awk '
 	/ swiotlb_pool_(add|remove):/ {

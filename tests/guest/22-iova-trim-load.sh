@@ -16,38 +16,20 @@ MAG=127
 BURST=15
 KEEP=2
 LOAD_SECONDS=12
-EVENTS="iova_depot_push iova_depot_pop iova_magazine_release"
 work=$(mktemp -d)
 
 saved_delay=$(cat $IOVA_PARAMS/depot_delay_ms)
 saved_idle=$(cat $IOVA_PARAMS/idle_reclaim_ms)
 saved_keep=$(cat $IOVA_PARAMS/depot_keep)
 restore() {
-	local e
 	echo "$saved_delay" >$IOVA_PARAMS/depot_delay_ms
 	echo "$saved_idle" >$IOVA_PARAMS/idle_reclaim_ms
 	echo "$saved_keep" >$IOVA_PARAMS/depot_keep
-	for e in $EVENTS; do
-		echo 0 >"$TRACEFS/events/iova/$e/enable"
-		echo 0 >"$TRACEFS/events/iova/$e/filter"
-	done
+	trace_end
 	iovaload destroy 2>/dev/null
 	rm -rf "$work"
 }
 trap restore EXIT
-
-# The domain's depot events only: pushes, pops, magazines trimmed
-events_begin() {
-	local e
-	echo 0 >"$TRACEFS/tracing_on"
-	echo 0 >"$TRACEFS/events/enable"
-	for e in $EVENTS; do
-		echo "iovad == $1" >"$TRACEFS/events/iova/$e/filter"
-		echo 1 >"$TRACEFS/events/iova/$e/enable"
-	done
-	echo >"$TRACEFS/trace"
-	echo 1 >"$TRACEFS/tracing_on"
-}
 
 # "pushes pops trims" in the trace taken to FILE
 depot_counts() {
@@ -62,7 +44,8 @@ echo 600000 >$IOVA_PARAMS/depot_delay_ms
 echo 0 >$IOVA_PARAMS/idle_reclaim_ms
 echo $KEEP >$IOVA_PARAMS/depot_keep
 iovaload create
-events_begin "$(iovaload_status domain)"
+# the domain's depot events only: pushes, pops, magazines trimmed
+trace_begin "$(iovaload_status domain)" iova_depot_push iova_depot_pop iova_magazine_release
 
 # The burst: CPU 0's two magazines, then BURST more into the depot
 iovaload alloc cpu=0 n=$(((2 + BURST) * MAG))

@@ -45,13 +45,22 @@ iovaload_status() {
 
 IOVA_PARAMS=/sys/module/iova/parameters
 
-# Record the iova:* events of one domain in tracefs.  usage: trace_begin DOMAIN
+# Record the iova:* events of one domain in tracefs: all of them, or only
+# the EVENTs named.  usage: trace_begin DOMAIN [EVENT...]
 trace_begin() {
+	local e
 	echo 0 >"$TRACEFS/tracing_on"
 	echo 0 >"$TRACEFS/events/enable"
 	echo 32768 >"$TRACEFS/buffer_size_kb"
 	echo "iovad == $1" >"$TRACEFS/events/iova/filter"
-	echo 1 >"$TRACEFS/events/iova/enable"
+	shift
+	if [ $# = 0 ]; then
+		echo 1 >"$TRACEFS/events/iova/enable"
+	else
+		for e in "$@"; do
+			echo 1 >"$TRACEFS/events/iova/$e/enable"
+		done
+	fi
 	echo >"$TRACEFS/trace"
 	echo 1 >"$TRACEFS/tracing_on"
 }
@@ -63,8 +72,9 @@ trace_end() {
 }
 
 # Events lost to a full buffer would make every count wrong.
+# usage: trace_overruns [TRACEFS_INSTANCE_DIR]
 trace_overruns() {
-	cat "$TRACEFS"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }'
+	cat "${1:-$TRACEFS}"/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }'
 }
 
 # Move what was traced so far to FILE and clear the buffer.
