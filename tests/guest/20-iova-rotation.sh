@@ -38,13 +38,9 @@ idle_flushed_iovas() {
 	     END { print n + 0 }' "$TRACEFS/trace"
 }
 
-saved_delay=$(cat $IOVA_PARAMS/depot_delay_ms)
-saved_idle=$(cat $IOVA_PARAMS/idle_reclaim_ms)
-saved_keep=$(cat $IOVA_PARAMS/depot_keep)
+save_iova_params
 restore() {
-	echo "$saved_delay" >$IOVA_PARAMS/depot_delay_ms
-	echo "$saved_idle" >$IOVA_PARAMS/idle_reclaim_ms
-	echo "$saved_keep" >$IOVA_PARAMS/depot_keep
+	restore_iova_params
 	trace_end
 	rm -rf "$work"
 }

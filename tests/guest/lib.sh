@@ -45,6 +45,20 @@ iovaload_status() {
 
 IOVA_PARAMS=/sys/module/iova/parameters
 
+# The depot and idle tunables a script changes: saved at its start, put
+# back at its exit (restore_iova_params)
+save_iova_params() {
+	saved_delay=$(cat $IOVA_PARAMS/depot_delay_ms)
+	saved_idle=$(cat $IOVA_PARAMS/idle_reclaim_ms)
+	saved_keep=$(cat $IOVA_PARAMS/depot_keep)
+}
+
+restore_iova_params() {
+	echo "$saved_delay" >$IOVA_PARAMS/depot_delay_ms
+	echo "$saved_idle" >$IOVA_PARAMS/idle_reclaim_ms
+	echo "$saved_keep" >$IOVA_PARAMS/depot_keep
+}
+
 # Record the iova:* events of one domain in tracefs: all of them, or only
 # the EVENTs named.  usage: trace_begin DOMAIN [EVENT...]
 trace_begin() {
