@@ -28,6 +28,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space before loading */
 const volatile bool count_maps;		/* fentry mode: maps and failures from fexit */
 const volatile __u32 self_tgid;		/* swiotlbstat itself */
+/* tracepoint mode, the pools view: each pool's use and peak */
+const volatile bool follow_pools;
 
 
 /* &io_tlb_default_mem once known, and how it was found */
@@ -109,6 +111,18 @@ struct {
 	__type(value, struct device_info);
 } device_names SEC(".maps");
 
+/*
+ * Nearly every event finds its device here, the one this CPU saw last:
+ * an array lookup where the devices table takes a hash lookup, which was
+ * two thirds of an event's cost (measured in the lab under TCG).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct recent_device);
+} recent SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -148,6 +162,17 @@ struct {
 } starts SEC(".maps");
 
 static struct device_counters zero_device;
+
+/*
+ * Follow every slot taken and given back, for a high-water between two
+ * reads, only where the kernel keeps none (io_tlb_used_hiwater: 6.4 and
+ * later with debugfs, and the dmascope patches): the atomics on one
+ * shared counter cost every map on every CPU.  Known at load time.
+ */
+static __always_inline bool follow_slots(void)
+{
+	return !bpf_core_field_exists(((struct io_tlb_mem *)0)->used_hiwater);
+}
 
 static struct swiotlb_counters *global(void)
 {
@@ -204,11 +229,12 @@ static struct device_counters *entry_in(void *map, u64 key, long *err)
 }
 
 /*
- * A device's counters, made at its first event.  The insert fails with
- * EBUSY when an interrupt's event on the same CPU comes in the middle of
- * another insert into the map: the event then counts in devices_nested.
+ * A device's entry in devices, made at its first event.  The insert
+ * fails with EBUSY when an interrupt's event on the same CPU comes in the
+ * middle of another insert into the map: the event then counts in
+ * devices_nested.
  */
-static struct device_counters *device(struct device *dev)
+static struct device_counters *device_entry(struct device *dev)
 {
 	u64 key = (u64)dev;
 	struct device_counters *d = bpf_map_lookup_elem(&devices, &key);
@@ -223,6 +249,55 @@ static struct device_counters *device(struct device *dev)
 	if (!d)
 		dms_count_lost(err == -EBUSY ? LOST_NESTED : LOST_DEVICES_FULL);
 	return d;
+}
+
+static void add_counters(struct device_counters *to, const struct device_counters *from)
+{
+	int i;
+
+	to->maps += from->maps;
+	for (i = 0; i < DIRS; i++)
+		to->bytes[i] += from->bytes[i];
+	to->bounced_bytes += from->bounced_bytes;
+	to->unmaps += from->unmaps;
+	to->failures += from->failures;
+	to->failure_bytes += from->failure_bytes;
+	if (from->largest > to->largest)
+		to->largest = from->largest;
+	if (from->largest_failure > to->largest_failure)
+		to->largest_failure = from->largest_failure;
+}
+
+/*
+ * A device's counters: this CPU's recent entry when the event is of the
+ * device it saw last; otherwise that one's counters go to its entry in
+ * devices first, and the recent entry is the new device's.  An event of
+ * an interrupt that comes in the middle of that counts in devices.
+ */
+static struct device_counters *device(struct device *dev)
+{
+	struct recent_device *r;
+	struct device_counters *d;
+	u32 zero = 0;
+
+	r = bpf_map_lookup_elem(&recent, &zero);
+	if (!r)
+		return NULL;
+	if (r->dev == (u64)dev)
+		return &r->c;
+	if (r->busy)
+		return device_entry(dev);
+	r->busy = 1;
+	if (r->dev) {
+		d = device_entry((struct device *)r->dev);
+		if (d)
+			add_counters(d, &r->c);
+		__builtin_memset(&r->c, 0, sizeof(r->c));
+	}
+	see_device(dev);
+	r->dev = (u64)dev;
+	r->busy = 0;
+	return &r->c;
 }
 
 static u32 log2_bucket(u64 v)
@@ -379,8 +454,10 @@ int BPF_PROG(tp_slot_alloc, struct device *dev, struct io_tlb_pool *pool,
 	struct swiotlb_counters *c = global();
 
 	count_map(dev, 0);
-	slots_taken(nslots);
-	pool_slots_taken(pool, nslots);
+	if (follow_slots())
+		slots_taken(nslots);
+	if (follow_pools)
+		pool_slots_taken(pool, nslots);
 	if (c && crossed)
 		c->crossed++;
 	return 0;
@@ -391,8 +468,10 @@ int BPF_PROG(tp_slot_release, struct device *dev, struct io_tlb_pool *pool,
 	     unsigned int area, unsigned int index, unsigned int nslots)
 {
 	count_unmap(dev);
-	slots_given_back(nslots);
-	pool_slots_given_back(pool, nslots);
+	if (follow_slots())
+		slots_given_back(nslots);
+	if (follow_pools)
+		pool_slots_given_back(pool, nslots);
 	return 0;
 }
 
@@ -565,7 +644,8 @@ static __always_inline void map_ended(void *ctx, struct device *dev, u64 orig_ad
 	}
 	if (count_maps) {
 		count_map(dev, size);
-		mapping_made(dev, ret, orig_addr, size);
+		if (follow_slots())
+			mapping_made(dev, ret, orig_addr, size);
 	}
 	c->map_bytes += size;
 	/* in a register: the 6.1 verifier loses the bound of a reload */
@@ -625,7 +705,8 @@ SEC("fentry/swiotlb_tbl_unmap_single")
 int BPF_PROG(fentry_unmap, struct device *dev, u64 tlb_addr, u64 size)
 {
 	count_unmap(dev);
-	mapping_gone(dev, tlb_addr, size);
+	if (follow_slots())
+		mapping_gone(dev, tlb_addr, size);
 	return 0;
 }
 
@@ -633,7 +714,8 @@ SEC("fentry/__swiotlb_tbl_unmap_single")
 int BPF_PROG(fentry_unmap_pool, struct device *dev, u64 tlb_addr, u64 size)
 {
 	count_unmap(dev);
-	mapping_gone(dev, tlb_addr, size);
+	if (follow_slots())
+		mapping_gone(dev, tlb_addr, size);
 	return 0;
 }
 
@@ -807,10 +889,6 @@ static long walk_step(u32 index, struct walk *w)
 static void read_totals(struct io_tlb_mem *mem)
 {
 	state.nslabs = BPF_CORE_READ(mem, nslabs);
-	if (bpf_core_field_exists(mem->used_hiwater)) {
-		state.has_hiwater = 1;
-		state.hiwater = BPF_CORE_READ(mem, used_hiwater.counter);
-	}
 	if (bpf_core_field_exists(mem->transient_nslabs)) {
 		state.has_transient = 1;
 		state.transient_nslabs = BPF_CORE_READ(mem, transient_nslabs);
@@ -845,6 +923,11 @@ static void read_state(u64 addr)
 		w.area = walk_zero;
 		w.created = ~0ULL;
 		w.kind = KIND_DEFAULT;
+	}
+	/* in both layouts (6.4 and 6.5 have it without the pool list) */
+	if (!follow_slots()) {
+		state.has_hiwater = 1;
+		state.hiwater = BPF_CORE_READ(mem, used_hiwater.counter);
 	}
 	bpf_loop(SWIOTLBSTAT_WALK_STEPS, walk_step, &w, 0);
 	if (w.nareas)

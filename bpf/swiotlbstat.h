@@ -93,6 +93,17 @@ struct device_counters {
 	__u64 largest_failure;
 };
 
+/*
+ * Per CPU: the device whose events this CPU saw last, and its counters
+ * since; added to the device's entry in devices when another one comes
+ * (bpf/swiotlbstat.bpf.c), and by user space to the device's row
+ */
+struct recent_device {
+	__u64 dev;		/* the struct device pointer; 0: none yet */
+	__u64 busy;		/* being added to devices */
+	struct device_counters c;
+};
+
 struct device_info {
 	char name[48];
 	char driver[32];

@@ -51,6 +51,11 @@ static const char usage_text[] =
 "  (default)            one line per interval, the header repeated\n"
 "  -P, --pools          one row per pool at each interval\n"
 "  -D, --devices        one row per device that mapped at each interval\n"
+"  -L, --latency        also time each map (P50/P99) and count the bytes\n"
+"                       mapped in each direction.  In tracepoint mode this\n"
+"                       adds fentry and fexit on the map function, which\n"
+"                       cost each map several times what the trace events\n"
+"                       do; -D needs it too.  The other modes always have it.\n"
 "Sizing:\n"
 "  -a, --advise         at exit, recommend a swiotlb= size (and, on kernels\n"
 "                       with dmascope's dynamic pools, the initial size, cap\n"
@@ -72,6 +77,7 @@ static const char *const lost_names[LOST_KINDS] = {
 
 enum view { VIEW_LINE, VIEW_POOLS, VIEW_DEVICES };
 static enum view view;
+static bool latency;	/* -L */
 
 /* A row of the devices table: its key (the struct device) first */
 struct dev {
@@ -119,6 +125,7 @@ enum { OPT_ADVISE_AFTER = 0x200 };
 static const struct option long_opts[] = {
 	{ "pools", no_argument, NULL, 'P' },
 	{ "devices", no_argument, NULL, 'D' },
+	{ "latency", no_argument, NULL, 'L' },
 	{ "advise", no_argument, NULL, 'a' },
 	{ "advise-after", required_argument, NULL, OPT_ADVISE_AFTER },
 	{}
@@ -126,6 +133,10 @@ static const struct option long_opts[] = {
 
 static void parse_opt(int key, const char *arg)
 {
+	if (key == 'L') {
+		latency = true;
+		return;
+	}
 	if (key == 'a') {
 		advise = true;
 		return;
@@ -164,22 +175,41 @@ static const struct dms_hook fentry_hooks[] = {
 };
 
 /* fexit before fentry: a map seen starting is seen ending */
+#define MAP_EXIT_HOOKS(flags)									\
+	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },			\
+	  "map latency, bounced bytes, bytes by direction, largest mapping; fentry mode: maps, failures", \
+	  DMS_HOOK_PER_IO | (flags) },								\
+	{ "fentry+fexit/swiotlb_map", { "fexit_swiotlb_map", "fentry_swiotlb_map" },		\
+	  "the same for dma-direct's maps, where the one above takes too many arguments (6.1)",	\
+	  DMS_HOOK_INSTEAD | DMS_HOOK_PER_IO | (flags) },					\
+	{ "fentry/dev_attr_show", { "fentry_dev_attr_show" },					\
+	  "finds io_tlb_default_mem through a device when kallsyms does not list it",		\
+	  DMS_HOOK_OPTIONAL }
+
 static const struct dms_hook map_hooks[] = {
-	{ "fentry+fexit/swiotlb_tbl_map_single", { "fexit_map", "fentry_map" },
-	  "map latency, bounced bytes, bytes by direction, largest mapping; fentry mode: maps, failures",
-	  DMS_HOOK_PER_IO },
-	{ "fentry+fexit/swiotlb_map", { "fexit_swiotlb_map", "fentry_swiotlb_map" },
-	  "the same for dma-direct's maps, where the one above takes too many arguments (6.1)",
-	  DMS_HOOK_INSTEAD | DMS_HOOK_PER_IO },
-	{ "fentry/dev_attr_show", { "fentry_dev_attr_show" },
-	  "finds io_tlb_default_mem through a device when kallsyms does not list it",
-	  DMS_HOOK_OPTIONAL },
+	MAP_EXIT_HOOKS(0),
+	{}
+};
+
+/*
+ * The trace events count maps and unmaps themselves: timing each map
+ * (a trampoline around the map function, two timestamps) is for the
+ * outputs that show latency or bytes by direction, and costs several
+ * times what the events do.  Otherwise the swiotlb_bounced event
+ * counts the bytes.
+ */
+static const struct dms_hook tp_map_hooks[] = {
+	MAP_EXIT_HOOKS(DMS_HOOK_DETAIL),
+	{ "tp_btf/swiotlb_bounced", { "tp_bounced" },
+	  "bounced bytes, largest mapping, per device (without --latency)",
+	  DMS_HOOK_LIGHT | DMS_HOOK_PER_IO },
 	{}
 };
 
 /* Where no fexit sees maps end */
 static const struct dms_hook bounced_hooks[] = {
-	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, per device", DMS_HOOK_PER_IO },
+	{ "tp_btf/swiotlb_bounced", { "tp_bounced" }, "bounced bytes, largest mapping, per device",
+	  DMS_HOOK_PER_IO },
 	{}
 };
 
@@ -212,7 +242,7 @@ static const char *const bounced_blind[] = {
 /* The last needs no fentry: for kernels that refuse it (lockdown, policy) */
 static const struct dms_mode modes[] = {
 	{ "tracepoint", "the swiotlb:* events of the dmascope patches",
-	  { tp_hooks, map_hooks, base_hooks },
+	  { tp_hooks, tp_map_hooks, base_hooks },
 	  .needs = { { "btf_trace_swiotlb_slot_alloc", BTF_KIND_TYPEDEF } },
 	  .missing = "this kernel has no swiotlb:* events of the dmascope patches (apply kernel-patches/)" },
 	{ "fentry", "the map and unmap functions; no swiotlb:* events in this kernel",
@@ -242,8 +272,9 @@ static struct bpf_object *open_bpf(const struct dms_mode *mode)
 	/* only fentry follows mappings one by one: no 2 MiB table elsewhere */
 	if (!s.skel->rodata->count_maps)
 		bpf_map__set_max_entries(s.skel->maps.live, 1);
-	/* and only the trace events say which pool a slot is in */
-	if (strcmp(mode->name, "tracepoint"))
+	/* only the trace events say which pool a slot is in; only -P shows it */
+	s.skel->rodata->follow_pools = !strcmp(mode->name, "tracepoint") && view == VIEW_POOLS;
+	if (!s.skel->rodata->follow_pools)
 		bpf_map__set_max_entries(s.skel->maps.pool_use, 1);
 	s.skel->rodata->self_tgid = getpid();
 	return s.skel->obj;
@@ -263,12 +294,12 @@ static void set_pool_baselines(void)
 	}
 }
 
-/* The highest use of a pool since swiotlbstat started (tracepoint mode) */
+/* The highest use of a pool since swiotlbstat started (tracepoint mode, -P) */
 static bool pool_peak(uint64_t addr, uint64_t *peak)
 {
 	struct pool_use use;
 
-	if (!dms_mode_is("tracepoint") ||
+	if (!s.skel->rodata->follow_pools ||
 	    bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.pool_use), &addr, &use) ||
 	    use.peak < 0)
 		return false;
@@ -290,7 +321,7 @@ static void set_baseline(void)
 		return;
 	s.skel->bss->slots_in_use = s.skel->bss->state.used;
 	s.skel->bss->slots_peak = s.skel->bss->state.used;
-	if (dms_mode_is("tracepoint"))
+	if (s.skel->rodata->follow_pools)
 		set_pool_baselines();
 }
 
@@ -313,6 +344,12 @@ static void close_bpf(void)
 static bool have_map_exit(void)
 {
 	return dms_prog_attached("fexit_map") || dms_prog_attached("fexit_swiotlb_map");
+}
+
+/* The outputs asked for need no map latency nor bytes by direction */
+static bool light(void)
+{
+	return !latency && view != VIEW_DEVICES;
 }
 
 static bool have_maps(void)
@@ -366,10 +403,14 @@ static bool have_grow_failures(void)
 	return dms_prog_attached("tp_grow_fail");
 }
 
-/* Every map and every unmap seen, with its slots: an exact high-water */
+/*
+ * Every map and every unmap seen, with its slots: an exact high-water.
+ * Followed only where the kernel keeps none (bpf/swiotlbstat.bpf.c).
+ */
 static bool have_events_peak(void)
 {
-	return dms_mode_is("tracepoint") || (dms_mode_is("fentry") && have_unmaps());
+	return !s.st.has_hiwater &&
+	       (dms_mode_is("tracepoint") || (dms_mode_is("fentry") && have_unmaps()));
 }
 
 static const char *hiwater_source(void)
@@ -443,7 +484,9 @@ static void hooks_note(FILE *f)
 			found_how(), s.st.layout == LAYOUT_SINGLE ? "6.1 single pool" : "pool list");
 	else
 		fprintf(f, "io_tlb_default_mem: not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'\n");
-	if (s.st.mem && !s.st.has_hiwater)
+	if (s.st.has_hiwater)
+		fprintf(f, "high-water: the kernel's own (io_tlb_used_hiwater)\n");
+	else if (s.st.mem)
 		fprintf(f, "high-water: the kernel keeps none; %s\n", have_events_peak() ?
 			"followed through every map and unmap since swiotlbstat started" :
 			"the highest used slots seen at the intervals (this mode sees no unmaps)");
@@ -476,22 +519,46 @@ static void add_global(const void *key, const void *values, void *ctx)
 			sizeof(s.total) / sizeof(uint64_t), 0);
 }
 
-static void add_device(const void *key, const void *values, void *ctx)
+#define DEVICE_MAXIMA	(DMS_FIELD_BIT(struct device_counters, largest) | \
+			 DMS_FIELD_BIT(struct device_counters, largest_failure))
+
+static struct dev *device_row(uint64_t key)
 {
 	int fd = bpf_map__fd(s.skel->maps.device_names);
 	bool made;
-	struct dev *d = dms_row_get(&s.devs, *(const uint64_t *)key, &made);
+	struct dev *d = dms_row_get(&s.devs, key, &made);
+
+	if (made && bpf_map_lookup_elem(fd, &key, &d->info))
+		snprintf(d->info.name, sizeof(d->info.name), "%#llx", (unsigned long long)key);
+	if (!d->info.driver[0])
+		bpf_map_lookup_elem(fd, &key, &d->info);
+	return d;
+}
+
+static void add_device(const void *key, const void *values, void *ctx)
+{
+	struct dev *d = device_row(*(const uint64_t *)key);
 
 	(void)ctx;
-	if (made && bpf_map_lookup_elem(fd, key, &d->info))
-		snprintf(d->info.name, sizeof(d->info.name), "%#llx",
-			 *(const unsigned long long *)key);
 	dms_percpu_fold(values, sizeof(struct device_counters), (uint64_t *)&d->total,
-			sizeof(d->total) / sizeof(uint64_t),
-			DMS_FIELD_BIT(struct device_counters, largest) |
-			DMS_FIELD_BIT(struct device_counters, largest_failure));
-	if (!d->info.driver[0])
-		bpf_map_lookup_elem(fd, key, &d->info);
+			sizeof(d->total) / sizeof(uint64_t), DEVICE_MAXIMA);
+}
+
+/* Each CPU's counters of the device it saw last, not in devices yet */
+static void add_recent(const void *key, const void *values, void *ctx)
+{
+	size_t stride = dms_percpu_stride(sizeof(struct recent_device));
+	const struct recent_device *r;
+	int cpu;
+
+	(void)key;
+	(void)ctx;
+	for (cpu = 0; cpu < dms_ncpus(); cpu++) {
+		r = (const void *)((const char *)values + cpu * stride);
+		if (r->dev)
+			dms_fold_u64s((uint64_t *)&device_row(r->dev)->total, (const uint64_t *)&r->c,
+				      sizeof(r->c) / sizeof(uint64_t), DEVICE_MAXIMA);
+	}
 }
 
 static void sub_u64s(void *out, const void *now, const void *before, size_t size)
@@ -594,6 +661,10 @@ static void read_devices(void)
 	dms_run.map_read_errors +=
 		dms_map_for_each(bpf_map__fd(s.skel->maps.devices_nested), sizeof(uint64_t),
 				 sizeof(struct device_counters), true, add_device, NULL);
+	/* after devices: counters moving from one to the other meanwhile count later, not twice */
+	dms_run.map_read_errors +=
+		dms_map_for_each(bpf_map__fd(s.skel->maps.recent), sizeof(uint32_t),
+				 sizeof(struct recent_device), true, add_recent, NULL);
 	for (i = 0; i < s.devs.n; i++) {
 		d = dms_row_at(&s.devs, i);
 		sub_u64s(&d->delta, &d->total, &d->prev, sizeof(d->total));
@@ -825,7 +896,7 @@ static const struct dms_metric device_metrics[] = {
 	{ "unmaps", NULL, NULL, DEV(unmaps), .seen = have_unmaps },
 	{ "mapped_bytes", PROM("device_mapped_bytes_total"), "Bytes mapped, per device and direction",
 	  DEV(bytes), DIRS, "direction", dir_names, .seen = have_map_exit },
-	{ "largest_map_bytes", NULL, NULL, DEV(largest), .seen = have_map_exit },
+	{ "largest_map_bytes", NULL, NULL, DEV(largest), .seen = have_bounced },
 	{ "bounced_bytes", PROM("device_bounced_bytes_total"), "Bytes bounced (swiotlb_bounced), per device",
 	  DEV(bounced_bytes), .seen = have_bounced },
 	{}
@@ -939,6 +1010,8 @@ static void metrics(struct dms_prom *p)
 struct advice {
 	double seconds;
 	uint64_t hiwater, largest_map, largest_failure, failures, maps, map_bytes;
+	/* the mean mapping: of the maps seen ending (fexit), else of the bounces */
+	uint64_t sized, sized_bytes;
 	uint64_t fixed;			/* swiotlb= for a fixed pool, in slots */
 	bool dynamic;			/* the kernel has dmascope's dynamic pools */
 	uint64_t median_busy, initial;	/* slots */
@@ -1048,7 +1121,7 @@ static uint64_t fixed_for(const struct advice *a, uint64_t peak)
 	uint64_t padded = peak, avg_slots;
 
 	if (a->largest_map >= PAGE_BYTES) {
-		avg_slots = a->maps ? slots_of(a->map_bytes / a->maps) : 1;
+		avg_slots = a->sized ? slots_of(a->sized_bytes / a->sized) : 1;
 		if (!avg_slots)
 			avg_slots = 1;
 		padded += (peak + avg_slots - 1) / avg_slots;
@@ -1070,6 +1143,8 @@ static void advice_compute(struct advice *a)
 	a->hiwater = s.occ.hiwater;
 	a->maps = s.total.maps;
 	a->map_bytes = s.total.map_bytes;
+	a->sized = have_map_exit() ? a->maps : s.total.bounced;
+	a->sized_bytes = have_map_exit() ? a->map_bytes : s.total.bounced_bytes;
 	a->failures = s.total.map_failures;
 	devices_largest(a);
 	need = a->hiwater;
@@ -1165,7 +1240,12 @@ static void advice_json(struct dms_buf *b, const struct advice *a)
 	dms_json_str(&j, "hiwater_source", hiwater_source());
 	dms_json_u64(&j, "largest_map_bytes", a->largest_map);
 	dms_json_u64(&j, "maps", a->maps);
-	dms_json_u64(&j, "map_bytes", a->map_bytes);
+	if (have_map_exit())
+		dms_json_u64(&j, "map_bytes", a->map_bytes);
+	if (have_bounced()) {
+		dms_json_u64(&j, "bounced", s.total.bounced);
+		dms_json_u64(&j, "bounced_bytes", s.total.bounced_bytes);
+	}
 	dms_json_u64(&j, "map_failures", a->failures);
 	dms_json_u64(&j, "largest_failure_bytes", a->largest_failure);
 	dms_json_u64(&j, "peak_total_slots", obs.peak_total);
@@ -1206,7 +1286,7 @@ int main(int argc, char **argv)
 	static const struct dms_tool tool = {
 		.name = "swiotlbstat",
 		.usage = usage_text,
-		.short_opts = "PDa",
+		.short_opts = "PDLa",
 		.long_opts = long_opts,
 		.parse_opt = parse_opt,
 		.metric_prefix = "dmascope_swiotlb_",
@@ -1223,6 +1303,7 @@ int main(int argc, char **argv)
 		.table = table,
 		.json = json,
 		.metrics = metrics,
+		.light = light,
 		.hooks_note = hooks_note,
 		.finished = finished,
 	};

@@ -122,24 +122,35 @@ def lookup_summary(boots):
     return rows
 
 
+def side_cost(runs, side):
+    """The cost of one side against fio alone: the ratio of the means,
+    per boot, and per pair (the n-th runs of the two sides ran one right
+    after the other) with its 95% interval"""
+    without = [x for r in runs for x in r["bandwidth_mibs"]["without"]]
+    mine = [x for r in runs for x in r["bandwidth_mibs"][side]]
+    per_boot = [statistics.mean(r["bandwidth_mibs"]["without"]) /
+                statistics.mean(r["bandwidth_mibs"][side]) for r in runs]
+    per_pair = [a / b for a, b in zip(without, mine)]
+    return {"mibs": mine, "ratio": statistics.mean(without) / statistics.mean(mine),
+            "ratio_per_boot": per_boot, "ratio_per_pair": per_pair,
+            "ratio_interval": interval(per_pair)}
+
+
 def tool_cost_summary(boots):
-    """fio's 4-way bandwidth without and with swiotlbstat running, measured
-    in alternation in the same boots: the ratio of the means (1.00: no cost,
-    1.05: fio 5% slower with the tool), overall and per boot."""
+    """fio's 4-way bandwidth without swiotlbstat, with its default view
+    and with -L (every map timed), measured in alternation in the same
+    boots: the ratio of the means (1.00: no cost, 1.05: fio 5% slower
+    with the tool), overall, per boot and per pair."""
     runs = boots.get("toolcost", [])
     if not runs:
         sys.exit("summarize_swiotlb: no results for toolcost")
-    without = [x for r in runs for x in r["bandwidth_mibs"]["without"]]
-    with_tool = [x for r in runs for x in r["bandwidth_mibs"]["with"]]
-    per_boot = [statistics.mean(r["bandwidth_mibs"]["without"]) /
-                statistics.mean(r["bandwidth_mibs"]["with"]) for r in runs]
-    # the runs of a pair ran one right after the other
-    per_pair = [a / b for a, b in zip(without, with_tool)]
-    return {"mode": runs[0]["mode"], "without_mibs": without,
-            "with_mibs": with_tool,
-            "ratio": statistics.mean(without) / statistics.mean(with_tool),
-            "ratio_per_boot": per_boot, "ratio_per_pair": per_pair,
-            "ratio_interval": interval(per_pair)}
+    out = side_cost(runs, "with")
+    out["with_mibs"] = out.pop("mibs")
+    out["mode"] = runs[0]["mode"]
+    out["without_mibs"] = [x for r in runs for x in r["bandwidth_mibs"]["without"]]
+    if all(r["bandwidth_mibs"].get("with_latency") for r in runs):
+        out["latency"] = side_cost(runs, "with_latency")
+    return out
 
 
 def pct(x):
@@ -238,29 +249,44 @@ def lookup_markdown(lookup):
     return lines
 
 
-def cost_markdown(cost):
-    i = cost["ratio_interval"]
-    band = "" if i is None else \
+def band_text(c):
+    i = c["ratio_interval"]
+    return "" if i is None else \
         "; the mean of the %d pairs' ratios %.3f, 95%% interval %.3f to %.3f" % (
             i["n"], i["mean"], i["low"], i["high"])
-    return ["", "## What swiotlbstat costs", "",
-            "fio (4 KiB randrw, 4 jobs, depth 128) on the patched kernel "
-            "growing from 1 MiB, %d runs without and %d with `swiotlbstat -j "
-            "1` running (mode %s), in alternation in the same boots. The "
-            "cost ratio is the mean bandwidth without the tool over the "
-            "mean with it: 1.00 means no cost; the target is at most 1.05. "
-            "This boot reads the TSC as real machines do (`clocksource=tsc "
-            "tsc=reliable`): with TCG's default, the emulated HPET, each of "
-            "the tool's two timestamps per map costs microseconds." % (
-                len(cost["without_mibs"]), len(cost["with_mibs"]), cost["mode"]), "",
-            "| | without | with | cost ratio |", "|---|---|---|---|",
-            "| MiB/s (mean) | %.1f | %.1f | %.3f |" % (
-                statistics.mean(cost["without_mibs"]),
-                statistics.mean(cost["with_mibs"]), cost["ratio"]),
-            "| var | %.2f%% | %.2f%% | per boot: %s |" % (
-                100 * cv(cost["without_mibs"]), 100 * cv(cost["with_mibs"]),
-                ", ".join("%.3f" % x for x in cost["ratio_per_boot"])),
-            "", "swiotlbstat's cost ratio: %.3f%s." % (cost["ratio"], band)]
+
+
+def cost_markdown(cost):
+    lat = cost.get("latency")
+    lines = ["", "## What swiotlbstat costs", "",
+             "fio (4 KiB randrw, 4 jobs, depth 128) on the patched kernel "
+             "growing from 1 MiB, %d runs without swiotlbstat, %d with "
+             "`swiotlbstat -j 1` running (mode %s: the trace events and "
+             "swiotlb_bounced)%s, in alternation in the same boots. The "
+             "cost ratio is the mean bandwidth without the tool over the "
+             "mean with it: 1.00 means no cost; the target is at most 1.05 "
+             "for the default view. This boot reads the TSC as real machines "
+             "do (`clocksource=tsc tsc=reliable`): with TCG's default, the "
+             "emulated HPET, each of -L's two timestamps per map costs "
+             "microseconds." % (
+                 len(cost["without_mibs"]), len(cost["with_mibs"]), cost["mode"],
+                 "" if lat is None else " and %d with `swiotlbstat -L -j 1` "
+                 "(fentry and fexit on the map function as well)" % len(lat["mibs"])),
+             "", "| | MiB/s (mean) | var | cost ratio | per boot |",
+             "|---|---|---|---|---|",
+             "| without | %.1f | %.2f%% | | |" % (
+                 statistics.mean(cost["without_mibs"]), 100 * cv(cost["without_mibs"])),
+             "| with | %.1f | %.2f%% | %.3f | %s |" % (
+                 statistics.mean(cost["with_mibs"]), 100 * cv(cost["with_mibs"]),
+                 cost["ratio"], ", ".join("%.3f" % x for x in cost["ratio_per_boot"]))]
+    if lat is not None:
+        lines.append("| with -L | %.1f | %.2f%% | %.3f | %s |" % (
+            statistics.mean(lat["mibs"]), 100 * cv(lat["mibs"]), lat["ratio"],
+            ", ".join("%.3f" % x for x in lat["ratio_per_boot"])))
+    lines += ["", "swiotlbstat's cost ratio: %.3f%s." % (cost["ratio"], band_text(cost))]
+    if lat is not None:
+        lines.append("With -L: %.3f%s." % (lat["ratio"], band_text(lat)))
+    return lines
 
 
 def markdown(fio, diffs, lookup, cost, quick):

@@ -237,36 +237,46 @@ PY
 
 # ---- swiotlbstat's own cost ----
 
-# fio's 4-way workload (the busiest map path) alternately without and with
-# swiotlbstat running, in pairs whose order alternates, so that drift in
-# the guest weighs on both sides alike: the n-th "without" and the n-th
-# "with" line are one pair.
+# fio running with swiotlbstat's default view, with its one that times
+# every map (-L), or alone
+fio_with() {
+	local tool=$TOP_DIR/.output/swiotlbstat pid
+	"$tool" -j "$@" 1 >"$work/stat.json" 2>"$work/stat.err" &
+	pid=$!
+	wait_for 1 15 sh -c "test -s '$work/stat.json' && echo 1" >/dev/null
+	fio_once 4k 4 128
+	kill -INT "$pid"
+	wait "$pid" || die "swiotlbstat $* failed: $(head -c 200 "$work/stat.err")"
+}
+
+# fio's 4-way workload (the busiest map path) without swiotlbstat, with
+# it and with it timing maps (-L), in triples whose order alternates, so
+# that drift in the guest weighs on each side alike: the n-th line of
+# each side are one triple.
 bench_tool_cost() {
-	local out=$LAB_OUT/swiotlb-toolcost-$round.json r pid
+	local out=$LAB_OUT/swiotlb-toolcost-$round.json r side order mibs
 	local tool=$TOP_DIR/.output/swiotlbstat
 	[ -x "$tool" ] || die "no $tool (make)"
 	: >"$work/cost"
 	# not recorded: the first run after boot grows the pool from 1 MiB
 	fio_once 4k 4 128 >/dev/null
 	for r in $(seq $((runs * 2))); do
-		if ((r % 2)); then
-			echo "without $(fio_once 4k 4 128)" >>"$work/cost"
-		fi
-		"$tool" -j 1 >"$work/stat.json" 2>"$work/stat.err" &
-		pid=$!
-		wait_for 1 15 sh -c "test -s '$work/stat.json' && echo 1" >/dev/null
-		echo "with $(fio_once 4k 4 128)" >>"$work/cost"
-		kill -INT "$pid"
-		wait "$pid" || die "swiotlbstat failed: $(head -c 200 "$work/stat.err")"
-		if ! ((r % 2)); then
-			echo "without $(fio_once 4k 4 128)" >>"$work/cost"
-		fi
+		order="without with with_latency"
+		((r % 2)) || order="with_latency with without"
+		for side in $order; do
+			case $side in
+			without) mibs=$(fio_once 4k 4 128) ;;
+			with) mibs=$(fio_with) ;;
+			with_latency) mibs=$(fio_with -L) ;;
+			esac || exit 1
+			echo "$side $mibs" >>"$work/cost"
+		done
 	done
 	cat "$work/cost"
 	python3 - "$work/cost" "$round" "$(sed -n 's/^mode: \([a-z]*\).*/\1/p' <("$tool" --hooks))" \
 		>"$out" <<'PY'
 import json, sys
-bw = {"without": [], "with": []}
+bw = {"without": [], "with": [], "with_latency": []}
 for line in open(sys.argv[1]):
     side, mibs = line.split()
     bw[side].append(float(mibs))

@@ -25,7 +25,10 @@ swiotlb) tool=swiotlbstat ;;
 	;;
 esac
 
-"$TOP_DIR/.output/$tool" -q -p "127.0.0.1:$port" 1 >"$work/$tool.out" 2>&1 &
+# swiotlbstat -L: the latency and direction panels have data
+opts=""
+[ "$tool" = iovatop ] || opts=-L
+"$TOP_DIR/.output/$tool" -q $opts -p "127.0.0.1:$port" 1 >"$work/$tool.out" 2>&1 &
 tool_pid=$!
 prom_start "$work" "$tool" "$port"
 [ "$(wait_for 1 180 prom_targets_up)" = 1 ] || {

@@ -24,8 +24,8 @@ fio --name=demo --filename="$LAB_NVME_DEV" --direct=1 --rw=randrw --bs=64k \
 	--output=/dev/null >/dev/null 2>&1 &
 loader=$!
 
-banner "swiotlbstat, one line a second for ${seconds}s, then its sizing advice"
-"$SWIOTLBSTAT" --advise 1 "$seconds"
+banner "swiotlbstat --latency, one line a second for ${seconds}s, then its sizing advice"
+"$SWIOTLBSTAT" --latency --advise 1 "$seconds"
 
 banner "swiotlbstat --devices: who bounced, which way, in the last 2 s"
 "$SWIOTLBSTAT" --devices 2 1

@@ -299,14 +299,16 @@ test_area_lock() {
 # A burst shorter than an interval: 2 x 256 KiB (128 slots each) held and
 # given back between two reads.  The high-water followed through the maps
 # and unmaps has it; the reads at the intervals never see it.  Patched
-# kernel: equal to the kernel's own high-water, reset first; vanilla 6.1
-# (no high-water in the kernel): the one swiotlbstat reports.
+# kernel: the kernel's own high-water, reset first, is the one reported,
+# and the slots are not followed (no events_hiwater_slots), but with -P
+# each pool's are; vanilla 6.1 (no high-water in the kernel): the one
+# followed is the one reported.
 test_events_hiwater() {
 	local before want got
 	load_iovaload || { fail swiotlbstat-e2e-burst-hiwater "cannot load iovaload"; return; }
 	before=$(cat "$D/io_tlb_used")
 	[ ! -w "$D/io_tlb_used_hiwater" ] || echo 0 >"$D/io_tlb_used_hiwater"
-	start_tool swiotlbstat "$work/burst.json" --json 4 ||
+	start_tool swiotlbstat "$work/burst.json" --json --pools 4 ||
 		fail swiotlbstat-e2e-burst-started "no line within 15 s: $(head -c 300 "$work/burst.json.err")"
 	iovaload hold dev="$LAB_EDU_BDF" n=2 bytes=$HOLD_BYTES
 	iovaload release
@@ -320,8 +322,8 @@ print(r.get("events_hiwater_slots", "none"), r.get("hiwater_slots", "none"), r.g
 ' "$work/burst.json")
 	echo "# burst of 256 slots from $before in use: events, high-water, source, used at the last read: $got"
 	if [ -r "$D/io_tlb_used_hiwater" ]; then
-		expect_eq swiotlbstat-e2e-burst-hiwater "$(cat "$D/io_tlb_used_hiwater") kernel" \
-			"$(echo "$got" | awk '{ print $1, $3 }')" "high-water (kernel's; swiotlbstat's events), source"
+		expect_eq swiotlbstat-e2e-burst-hiwater "none $(cat "$D/io_tlb_used_hiwater") kernel" \
+			"$(echo "$got" | awk '{ print $1, $2, $3 }')" "high-water from the events (not followed), reported, source"
 		# the burst went through the boot pool, which it found with room
 		expect_eq swiotlbstat-e2e-pool-hiwater $((2 * HOLD_BYTES / 2048)) "$(python3 -c '
 import json, sys
@@ -362,19 +364,60 @@ print(a["evidence"]["hiwater_source"], a["trusted"],
 	got=$(python3 -c '
 import json, sys
 devs = [d for l in open(sys.argv[1]) for d in json.loads(l)["devices"] if d["device"] == sys.argv[2]]
-blind = sorted({k for d in devs for k in d} & {"maps", "unmaps", "map_failures", "mapped_bytes", "largest_map_bytes"})
-print(sum(d.get("bounced_bytes", 0) for d in devs) > 0, ",".join(blind) or "none")
+blind = sorted({k for d in devs for k in d} & {"maps", "unmaps", "map_failures", "mapped_bytes"})
+print(sum(d.get("bounced_bytes", 0) for d in devs), ",".join(blind) or "none",
+      max(d.get("largest_map_bytes", 0) for d in devs))
 ' "$work/bounced.json" "$LAB_EDU_BDF" 2>&1)
-	expect_eq swiotlbstat-e2e-bounced-blind-absent "True none" "$got" \
-		"bounced mode, $LAB_EDU_BDF: bytes bounced, device keys it cannot see"
+	expect_eq swiotlbstat-e2e-bounced-blind-absent "$((20 * 8192)) none 8192" "$got" \
+		"bounced mode, $LAB_EDU_BDF: bytes bounced, device keys it cannot see, largest mapping"
+}
+
+# Two devices taking turns on one CPU: each CPU keeps the counters of the
+# device it saw last and adds them to that device's entry when another
+# comes (the NVMe disk completes its reads in interrupts, on any CPU).
+# Per device, maps, unmaps and bytes are exact: 5 x 20 maps of 8 KiB on
+# the edu device, 5 x 10 direct reads of 64 KiB on the disk, all on CPU 0.
+# Patched kernel: the same again with -L, which times the maps and counts
+# the bytes by direction; without it, neither is there.
+test_device_turns() {
+	local S=$work/turns-summary opts=$1 i edu nvme
+	load_iovaload || { fail swiotlbstat-e2e-device-turns "cannot load iovaload"; return; }
+	start_tool swiotlbstat "$work/turns.json" --json $opts 0.5 ||
+		fail swiotlbstat-e2e-turns-started "no line within 15 s: $(head -c 300 "$work/turns.json.err")"
+	for i in 1 2 3 4 5; do
+		iovaload map dev="$LAB_EDU_BDF" cpu=0 n=20 bytes=8192
+		taskset -c 0 dd if="$LAB_NVME_DEV" of=/dev/null iflag=direct bs=64k count=10 \
+			skip=$((i * 10)) status=none
+	done
+	sleep 1.2	# one more line
+	stop_stat
+	python3 "$SUMMARY" "$work/turns.json" "$LAB_EDU_BDF" >"$S.edu" 2>"$S.err" &&
+		python3 "$SUMMARY" "$work/turns.json" "$LAB_NVME_BDF" >"$S.nvme" 2>>"$S.err" ||
+		fail swiotlbstat-e2e-json "$(tail -n 1 "$S.err")"
+	edu="$(value dev_maps "$S.edu") $(value dev_unmaps "$S.edu") $(value dev_bounced_bytes "$S.edu")"
+	nvme="$(value dev_bounced_bytes "$S.nvme") $(($(value dev_maps "$S.nvme") - $(value dev_unmaps "$S.nvme")))"
+	echo "# swiotlbstat $opts: edu maps, unmaps, bytes: $edu; nvme bytes, maps - unmaps: $nvme"
+	expect_eq "swiotlbstat-e2e-device-turns$opts" "100 100 $((100 * 8192)) $((50 * 65536)) 0" \
+		"$edu $nvme" "edu maps, unmaps, bounced bytes; nvme bounced bytes, maps less unmaps"
+	expect_eq "swiotlbstat-e2e-turns-nothing-lost$opts" 0 "$(value lost "$S.edu")" \
+		"events lost ($(value lost_kinds "$S.edu"))"
+	if [ "$KERNEL_VARIANT" != vanilla ]; then
+		expect_eq "swiotlbstat-e2e-turns-latency$opts" \
+			"$([ "$opts" = -L ] && echo "$((100 * 8192)) True" || echo "0 False")" \
+			"$(value dev_mapped_bytes "$S.edu") $(grep -q map_latency_p50_ns "$work/turns.json" && echo True || echo False)" \
+			"edu bytes mapped by direction (summed), map latency in the JSON"
+	fi
 }
 
 if [ "$KERNEL_VARIANT" = vanilla ]; then
 	test_vanilla
 	test_events_hiwater
+	test_device_turns ""
 else
 	test_patched
 	test_report_growth
 	test_events_hiwater
+	test_device_turns ""
+	test_device_turns -L
 fi
 test_area_lock

@@ -19,7 +19,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 load_iovaload || { fail prometheus-alert-map-failures "cannot load iovaload"; exit 0; }
-prom_watch "$work" swiotlbstat $PORT 1
+# -L: the latency and direction panels have data
+prom_watch "$work" swiotlbstat $PORT -L 1
 prom_check_setup prometheus "$work"
 
 fio --name=prom --filename="$LAB_NVME_DEV" --direct=1 --rw=randread --bs=64k \

@@ -14,7 +14,7 @@ import sys
 
 SUMMED = ("maps", "unmaps", "map_failures", "map_failure_bytes",
           "bounced", "bounced_bytes", "area_lock_waits", "area_lock_wait_ns")
-DEVICE_SUMMED = ("maps", "bounced_bytes", "map_failures", "map_failure_bytes")
+DEVICE_SUMMED = ("maps", "unmaps", "bounced_bytes", "map_failures", "map_failure_bytes")
 STATE = ("total_slots", "used_slots", "hiwater_slots")
 
 
@@ -44,7 +44,10 @@ def expected_advice(ev):
     per_map = max(1, min(per_map, SEGMENT))
     usable = SEGMENT // per_map * per_map
     if largest >= PAGE:
-        mean = max(1, slots(ev["map_bytes"] // ev["maps"]) if ev["maps"] else 1)
+        # the mean mapping: of the maps seen ending (fexit), else of the bounces
+        maps, nbytes = ((ev["maps"], ev["map_bytes"]) if "map_bytes" in ev
+                        else (ev["bounced"], ev["bounced_bytes"]))
+        mean = max(1, slots(nbytes // maps) if maps else 1)
         peak += -(-peak // mean)
     want = (-(-peak // usable) + 1) * SEGMENT
     pool = 512
@@ -57,7 +60,7 @@ def add_device(out, dev):
     for key in DEVICE_SUMMED:
         out["dev_" + key] = out.get("dev_" + key, 0) + dev[key]
     out["dev_mapped_bytes"] = (out.get("dev_mapped_bytes", 0) +
-                               sum(dev["mapped_bytes"].values()))
+                               sum(dev.get("mapped_bytes", {}).values()))
     for key in ("largest_map_bytes", "largest_failure_bytes"):
         out["dev_" + key] = max(out.get("dev_" + key, 0), dev[key])
     out["dev_driver"] = dev["driver"] or "-"

@@ -99,8 +99,8 @@ oneliner_summary
 # faster (mean +10%, t(2) = 4.303, sd 2%: 95% interval +5.03% to
 # +14.97%), (c) +1%, -1% and 0 (an interval around 0: no measurable
 # difference); map 1000 ns with 1 pool and 1200, 1300, 1250 with 64 in
-# the same boots (median 1.25x); fio 100 MiB/s without swiotlbstat and 80
-# with it (ratio 1.25).
+# the same boots (median 1.25x); fio 100 MiB/s without swiotlbstat, 80
+# with it (ratio 1.25) and 50 with it timing maps (-L: ratio 2).
 swiotlb_summary() {
 	local raw=$out/swiotlb-raw docs=$out/swiotlb-docs
 	mkdir -p "$raw" "$docs"
@@ -131,7 +131,8 @@ for rnd in (1, 2, 3):
                    "unmap_ns": 600}]})
     put("swiotlb-toolcost-%d.json" % rnd,
         {"config": "toolcost", "round": rnd, "mode": "tracepoint",
-         "bandwidth_mibs": {"without": [100.0, 100.0], "with": [80.0, 80.0]}})
+         "bandwidth_mibs": {"without": [100.0, 100.0], "with": [80.0, 80.0],
+                            "with_latency": [50.0, 50.0]}})
 PY
 	python3 tests/bench/summarize_swiotlb.py "$raw" "$docs" 0 >/dev/null 2>"$out/swiotlb.err" || {
 		fail summarize-swiotlb "$(head -c 300 "$out/swiotlb.err")"
@@ -142,14 +143,15 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 b = j["diff_to_a"]["patched-64m"]["big"]["interval"]
 c = j["diff_to_a"]["patched-grow"]["4way"]["interval"]
-print("%.4f %.4f %.4f %s %s %.4f %.2f %.3f %d" % (
+print("%.4f %.4f %.4f %s %s %.4f %.2f %.3f %.3f %d" % (
     b["mean"], b["low"], b["high"], b["measurable"], c["measurable"],
     c["mean"], j["lookup"][-1]["map_vs_1"], j["swiotlbstat_cost"]["ratio"],
+    j["swiotlbstat_cost"]["latency"]["ratio"],
     j["fio"]["patched-grow"]["peak_bytes"] >> 20))
 PY
-	expect_eq summarize-swiotlb "0.1000 0.0503 0.1497 True False 0.0000 1.25 1.250 5" \
+	expect_eq summarize-swiotlb "0.1000 0.0503 0.1497 True False 0.0000 1.25 1.250 2.000 5" \
 		"$(cat "$out/swiotlb.check")" \
-		"(b)-(a) mean and 95% interval, which intervals leave 0 out, (c)-(a) mean, map 64/1 pools, swiotlbstat's ratio, (c)'s peak MiB"
+		"(b)-(a) mean and 95% interval, which intervals leave 0 out, (c)-(a) mean, map 64/1 pools, swiotlbstat's ratio, with -L, (c)'s peak MiB"
 	check summarize-swiotlb-text "swiotlb.md lacks the unmeasurable difference or the pools counted" \
 		sh -c "grep -q 'no measurable difference' '$docs/swiotlb.md' &&
 			grep -q 'dynamic +3 -2, transient +1 -1' '$docs/swiotlb.md'"
