@@ -522,16 +522,14 @@ static void add_global(const void *key, const void *values, void *ctx)
 #define DEVICE_MAXIMA	(DMS_FIELD_BIT(struct device_counters, largest) | \
 			 DMS_FIELD_BIT(struct device_counters, largest_failure))
 
+/* A device's row, named when it is made (read_devices() looks for its driver) */
 static struct dev *device_row(uint64_t key)
 {
-	int fd = bpf_map__fd(s.skel->maps.device_names);
 	bool made;
 	struct dev *d = dms_row_get(&s.devs, key, &made);
 
-	if (made && bpf_map_lookup_elem(fd, &key, &d->info))
+	if (made && bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), &key, &d->info))
 		snprintf(d->info.name, sizeof(d->info.name), "%#llx", (unsigned long long)key);
-	if (!d->info.driver[0])
-		bpf_map_lookup_elem(fd, &key, &d->info);
 	return d;
 }
 
@@ -667,6 +665,9 @@ static void read_devices(void)
 				 sizeof(struct recent_device), true, add_recent, NULL);
 	for (i = 0; i < s.devs.n; i++) {
 		d = dms_row_at(&s.devs, i);
+		/* once per row and interval: a driver may bind after the first map */
+		if (!d->info.driver[0])
+			bpf_map_lookup_elem(bpf_map__fd(s.skel->maps.device_names), &d->key, &d->info);
 		sub_u64s(&d->delta, &d->total, &d->prev, sizeof(d->total));
 		d->delta.largest = d->total.largest;
 		d->delta.largest_failure = d->total.largest_failure;
