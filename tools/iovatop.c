@@ -438,23 +438,15 @@ static void read_maps(void)
 	struct iovatop_bpf *skel = st.skel;
 	int i;
 
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(skel->maps.domains), sizeof(uint64_t),
-				 sizeof(struct domain_info), false, add_domain, NULL);
+	dms_read_map(skel->maps.domains, add_domain, NULL);
 	for (i = 0; i < st.domains.n; i++) {
 		memset(domain_at(i)->total, 0, sizeof(domain_at(i)->total));
 		memset(domain_at(i)->lock_total, 0, sizeof(domain_at(i)->lock_total));
 	}
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(skel->maps.stats), sizeof(struct stats_key),
-				 sizeof(struct iova_counters), true, add_stats, NULL);
+	dms_read_map(skel->maps.stats, add_stats, NULL);
 	if (counting_light())
-		dms_run.map_read_errors +=
-			dms_map_for_each(bpf_map__fd(skel->maps.light_calls), sizeof(uint64_t),
-					 sizeof(struct light_calls), true, add_light, NULL);
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(skel->maps.lock_stats), sizeof(struct lock_key),
-				 sizeof(struct lock_stats), true, add_lock_stats, NULL);
+		dms_read_map(skel->maps.light_calls, add_light, NULL);
+	dms_read_map(skel->maps.lock_stats, add_lock_stats, NULL);
 	for (i = 0; i < st.domains.n; i++) {
 		struct domain *d = domain_at(i);
 
@@ -726,9 +718,7 @@ static void forget_domain(struct domain *d)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.stats), &sk);
 	for (lk.kind = 0; lk.kind < LOCK_KINDS; lk.kind++)
 		bpf_map_delete_elem(bpf_map__fd(st.skel->maps.lock_stats), &lk);
-	dms_run.map_read_errors += dms_map_delete_if(bpf_map__fd(st.skel->maps.lock_owners),
-						     sizeof(uint64_t), sizeof(struct lock_owner),
-						     lock_of, &d->iovad);
+	dms_prune_map(st.skel->maps.lock_owners, lock_of, &d->iovad);
 	dms_row_remove(&st.domains, d);
 }
 

@@ -378,9 +378,7 @@ static bool stale_lock(const void *key, const void *value, void *ctx)
 
 static void forget_stale_locks(void)
 {
-	dms_run.map_read_errors += dms_map_delete_if(bpf_map__fd(s.skel->maps.area_locks),
-						     sizeof(uint64_t), sizeof(uint64_t),
-						     stale_lock, NULL);
+	dms_prune_map(s.skel->maps.area_locks, stale_lock, NULL);
 }
 
 static bool have_lock_waits(void)
@@ -653,16 +651,10 @@ static void read_devices(void)
 		memset(&d->total, 0, sizeof(d->total));
 	}
 	/* a device's first events can be in either map (see devices_nested) */
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.devices), sizeof(uint64_t),
-				 sizeof(struct device_counters), true, add_device, NULL);
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.devices_nested), sizeof(uint64_t),
-				 sizeof(struct device_counters), true, add_device, NULL);
+	dms_read_map(s.skel->maps.devices, add_device, NULL);
+	dms_read_map(s.skel->maps.devices_nested, add_device, NULL);
 	/* after devices: counters moving from one to the other meanwhile count later, not twice */
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.recent), sizeof(uint32_t),
-				 sizeof(struct recent_device), true, add_recent, NULL);
+	dms_read_map(s.skel->maps.recent, add_recent, NULL);
 	for (i = 0; i < s.devs.n; i++) {
 		d = dms_row_at(&s.devs, i);
 		/* once per row and interval: a driver may bind after the first map */
@@ -701,9 +693,7 @@ static void collect(void)
 	run_snapshot();
 	learn_hz();
 	memset(&s.total, 0, sizeof(s.total));
-	dms_run.map_read_errors +=
-		dms_map_for_each(bpf_map__fd(s.skel->maps.counters), sizeof(uint32_t),
-				 sizeof(struct swiotlb_counters), true, add_global, NULL);
+	dms_read_map(s.skel->maps.counters, add_global, NULL);
 	sub_u64s(&s.delta, &s.total, &s.prev, sizeof(s.total));
 	s.prev = s.total;
 	read_devices();

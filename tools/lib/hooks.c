@@ -447,18 +447,34 @@ size_t dms_percpu_stride(size_t value_size)
 
 #define KEY_MAX 64
 
-uint64_t dms_map_for_each(int fd, size_t key_size, size_t value_size, bool percpu,
+static bool percpu_map(const struct bpf_map *map)
+{
+	switch (bpf_map__type(map)) {
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t dms_map_for_each(const struct bpf_map *map,
 			  void (*fn)(const void *key, const void *value, void *ctx),
 			  void *ctx)
 {
+	int fd = bpf_map__fd(map);
+	size_t key_size = bpf_map__key_size(map), size = bpf_map__value_size(map);
 	char key[KEY_MAX], next[KEY_MAX];
-	size_t size = percpu ? dms_percpu_stride(value_size) * dms_ncpus() : value_size;
-	void *values = dms_alloc(1, size);
 	uint64_t errors = 0;
 	bool first = true;
+	void *values;
 
 	if (key_size > KEY_MAX)
 		dms_fail(EXIT_RUNTIME, "bug: map keys of %zu bytes", key_size);
+	if (percpu_map(map))
+		size = dms_percpu_stride(size) * dms_ncpus();
+	values = dms_alloc(1, size);
 	while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
 		memcpy(key, next, key_size);
 		first = false;
@@ -504,16 +520,17 @@ static void note_doomed(const void *key, const void *value, void *ctx)
 }
 
 /* Keys first, deletes after: a delete during the walk would restart it */
-uint64_t dms_map_delete_if(int fd, size_t key_size, size_t value_size,
+uint64_t dms_map_delete_if(const struct bpf_map *map,
 			   bool (*doomed)(const void *key, const void *value, void *ctx),
 			   void *ctx)
 {
+	size_t key_size = bpf_map__key_size(map);
 	struct doomed_keys d = { .doomed = doomed, .ctx = ctx, .key_size = key_size };
-	uint64_t errors = dms_map_for_each(fd, key_size, value_size, false, note_doomed, &d);
+	uint64_t errors = dms_map_for_each(map, note_doomed, &d);
 	size_t i;
 
 	for (i = 0; i < d.n; i++)
-		bpf_map_delete_elem(fd, d.keys + i * key_size);
+		bpf_map_delete_elem(bpf_map__fd(map), d.keys + i * key_size);
 	free(d.keys);
 	return errors;
 }

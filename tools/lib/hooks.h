@@ -135,10 +135,10 @@ void dms_libbpf_messages(void);
 int dms_ncpus(void);	/* possible CPUs, as per-CPU maps count them */
 /*
  * Call fn with each key and value of a map.  For per-CPU maps, value is
- * the values of all possible CPUs, value_stride(value_size) bytes apart.
- * Returns the number of elements that could not be read.
+ * the values of all possible CPUs, dms_percpu_stride(value size) bytes
+ * apart.  Returns the number of elements that could not be read.
  */
-uint64_t dms_map_for_each(int fd, size_t key_size, size_t value_size, bool percpu,
+uint64_t dms_map_for_each(const struct bpf_map *map,
 			  void (*fn)(const void *key, const void *value, void *ctx),
 			  void *ctx);
 size_t dms_percpu_stride(size_t value_size);
@@ -152,7 +152,7 @@ void dms_percpu_fold(const void *values, size_t value_size, uint64_t *out, size_
  * Delete the elements of a (not per-CPU) map that doomed() picks.
  * Returns the number of elements that could not be read.
  */
-uint64_t dms_map_delete_if(int fd, size_t key_size, size_t value_size,
+uint64_t dms_map_delete_if(const struct bpf_map *map,
 			   bool (*doomed)(const void *key, const void *value, void *ctx),
 			   void *ctx);
 /* The lost counters of the object (cumulative, summed over CPUs); false if unreadable */

@@ -464,6 +464,18 @@ bool dms_prog_attached(const char *prog)
 	return false;
 }
 
+void dms_read_map(const struct bpf_map *map,
+		  void (*fn)(const void *key, const void *value, void *ctx), void *ctx)
+{
+	dms_run.map_read_errors += dms_map_for_each(map, fn, ctx);
+}
+
+void dms_prune_map(const struct bpf_map *map,
+		   bool (*doomed)(const void *key, const void *value, void *ctx), void *ctx)
+{
+	dms_run.map_read_errors += dms_map_delete_if(map, doomed, ctx);
+}
+
 void dms_run_prog(struct bpf_program *prog)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);

@@ -177,6 +177,14 @@ void dms_table_title(struct dms_buf *b, const char *what);
 bool dms_mode_is(const char *name);
 /* Whether the hook that runs this BPF program is attached */
 bool dms_prog_attached(const char *prog);
+/*
+ * dms_map_for_each() and dms_map_delete_if() (hooks.h), the elements
+ * that could not be read counted in map_read_errors
+ */
+void dms_read_map(const struct bpf_map *map,
+		  void (*fn)(const void *key, const void *value, void *ctx), void *ctx);
+void dms_prune_map(const struct bpf_map *map,
+		   bool (*doomed)(const void *key, const void *value, void *ctx), void *ctx);
 /* Run a syscall program (a snapshot) once; a failure counts as a failed read */
 void dms_run_prog(struct bpf_program *prog);
 
