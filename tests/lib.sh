@@ -31,6 +31,25 @@ $script
 	fi
 }
 
+# side_by_side COMMAND...: run each command (a word: a function or a
+# program without arguments) at the same time, each with its output in a
+# file of its own, then print those outputs in the order given.  For
+# lab boots of one vCPU, which leave the other host core idle: two of
+# them take the time of one.
+side_by_side() {
+	local cmd i outs=() pids=()
+	for cmd in "$@"; do
+		outs+=("$(mktemp)")
+		"$cmd" >"${outs[-1]}" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[i]}"
+		cat "${outs[i]}"
+		rm -f "${outs[i]}"
+	done
+}
+
 pass() { echo "PASS $1"; }
 fail() {
 	local name=$1

@@ -58,7 +58,7 @@ test_commit_messages() {
 # Each prefix of the series builds and boots (the full series is the
 # default lab kernel, tested by the lab suites).
 test_each_patch_builds_and_boots() {
-	local k n=${#patches[@]}
+	local k n=${#patches[@]} rc
 	if [ "${PATCHES_BISECT:-1}" = 0 ]; then
 		skip series-bisect "PATCHES_BISECT=0"
 		return
@@ -72,7 +72,8 @@ test_each_patch_builds_and_boots() {
 		KERNEL_PATCHES_UPTO=$k LAB_TIMEOUT=300 tests/lab/run \
 			'cat /sys/kernel/tracing/events/iova/iova_rcache_alloc/id >/dev/null' \
 			</dev/null >"$out/boot" 2>&1
-		check "series-boots-upto-$k" "$(tail -n 2 "$out/boot" | tr '\n' ' ')" [ $? = 0 ]
+		rc=$?
+		check "series-boots-upto-$k" "$(tail -n 2 "$out/boot" | tr '\n' ' ')" [ "$rc" = 0 ]
 	done
 }
 
