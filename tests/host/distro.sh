@@ -23,15 +23,17 @@ value() {
 }
 
 # lab_probe NAME [LAB_APPEND]: boot the image, run distro-probe, keep its
-# output in $out/NAME; say how long the boot and the probe took.  One
-# vCPU: in about 1 of 12 boots of the 6.12 image with two, a vCPU ran a
-# breakpoint that the kernel's code patching had already taken out again
-# (an Oops: int3, QEMU's multi-threaded TCG); the probe needs no second CPU.
+# output in $out/NAME and the lab's exit status in $out/NAME.rc; say how
+# long the boot and the probe took.  One vCPU: in about 1 of 12 boots of
+# the 6.12 image with two, a vCPU ran a breakpoint that the kernel's code
+# patching had already taken out again (an Oops: int3, QEMU's
+# multi-threaded TCG); the probe needs no second CPU.
 lab_probe() {
 	local name=$1 start=$SECONDS rc
 	LAB_CPUS=1 LAB_APPEND=${2:-} LAB_TIMEOUT=900 tests/lab/run tests/host/distro-probe \
 		</dev/null >"$out/$name" 2>&1
 	rc=$?
+	echo "$rc" >"$out/$name.rc"
 	echo "# $variant $name: lab exit status $rc after $((SECONDS - start))s"
 	return "$rc"
 }
@@ -203,14 +205,8 @@ test_offline() {
 # The two boots, each of one vCPU, side by side: with the IOMMU on (the
 # lab's default command line), and without it, every DMA bounced through
 # a 1 MiB SWIOTLB.
-probe_iommu() {
-	lab_probe iommu
-	echo $? >"$out/iommu.rc"
-}
-probe_bounce() {
-	lab_probe bounce 'swiotlb=512,force intel_iommu=off'
-	echo $? >"$out/bounce.rc"
-}
+probe_iommu() { lab_probe iommu; }
+probe_bounce() { lab_probe bounce 'swiotlb=512,force intel_iommu=off'; }
 
 if test_fetch; then
 	test_offline
