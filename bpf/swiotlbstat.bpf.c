@@ -806,6 +806,8 @@ static void record_pool(struct walk *w)
 	u32 n = w->n;
 	struct pool_state *p;
 
+	if (!w->nslabs)			/* SWIOTLB was never set up: no pool */
+		return;
 	state.used += w->used;
 	if (n >= SWIOTLBSTAT_MAX_POOLS) {
 		state.truncated = 1;
@@ -839,6 +841,10 @@ static bool next_pool(struct walk *w)
 		next = (u64)BPF_CORE_READ(head, next);
 	else
 		next = (u64)BPF_CORE_READ(pool, node.next);
+	if (!next) {			/* a failed read: stop here */
+		dms_count_lost(LOST_READS);
+		return false;
+	}
 	next -= bpf_core_field_offset(struct io_tlb_pool, node);
 	pool = (void *)next;
 	if (next == w->defpool)		/* upstream: the boot pool is listed first */
@@ -907,7 +913,12 @@ static void read_state(u64 addr)
 	if (bpf_core_field_exists(mem->defpool)) {
 		state.layout = LAYOUT_POOLS;
 		w.defpool = (u64)&mem->defpool;
-		if (bpf_core_field_exists(mem->pools))
+		/*
+		 * A list never set up (no SWIOTLB at boot, as behind an IOMMU,
+		 * on a kernel that initialises it in swiotlb_init()) is all
+		 * zeroes: nothing to follow.
+		 */
+		if (bpf_core_field_exists(mem->pools) && BPF_CORE_READ(mem, pools.next))
 			w.head = (u64)&mem->pools;
 		read_totals(mem);
 		enter_pool(&w, w.defpool);

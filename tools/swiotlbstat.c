@@ -65,7 +65,9 @@ static const char usage_text[] =
 "Modes (-m): tracepoint (the swiotlb:* events of the dmascope patches),\n"
 "fentry (swiotlb_tbl_map_single and the unmap function; any kernel with\n"
 "BTF), bounced (upstream's swiotlb_bounced event only, for kernels that\n"
-"refuse fentry).  All read the pools from io_tlb_default_mem.\n"
+"refuse fentry).  All read the pools from io_tlb_default_mem.  A kernel\n"
+"that set up no SWIOTLB at boot (behind an IOMMU, or with memory that every\n"
+"device can address) has no pool: swiotlbstat says so and shows zeroes.\n"
 "See swiotlbstat(8) for the columns, the JSON schema and the metric names.\n"
 "\n";
 
@@ -505,6 +507,8 @@ static void started(void)
 	find_mem();
 	if (!s.st.mem)
 		dms_warn("io_tlb_default_mem not found (not in kallsyms, no device seen): pools, total, used and high-water are shown as '-'");
+	else if (!s.st.nslabs && !s.st.npools)
+		dms_warn("no bounce buffer pool: the kernel set up no SWIOTLB at boot (an IOMMU, or memory that every device can address), so nothing is bounced");
 }
 
 /* ---- reading the maps ---- */
