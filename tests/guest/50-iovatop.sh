@@ -11,6 +11,8 @@
 #             depot pushes and pops
 #   vanilla   also frees that hit the full depot (the seed 003 cliff),
 #             reached with N=5000, and the IOVAs they gave back
+# and, on both, the waits for each of the domain's locks (rbtree, depot,
+# CPU cache) while iovaload holds it: their exact number and time.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -217,32 +219,53 @@ PY
 		awk '$1 == "hit_ratio" { exit !($2 > 0.99) }' "$work/bench.check"
 }
 
-# Many CPUs missing on one domain (sizes above the cached range always
-# take the rbtree lock) make CPUs wait for it; an idle system does not.
+# No lock waits on an idle system.  Then iovaload holds each of its
+# domain's locks in turn (the rbtree's, the depot's of the smallest size
+# class, the first CPU's cache lock of that class) while two other CPUs
+# wait for it: one of the two queues, so each round is exactly one
+# lock:contention_begin/end pair, of about the time iovaload held it.
+# iovatop must count the rounds on that lock and on no other, and their
+# wait within half to twice the hold time iovaload measured.
 test_lock_contention() {
-	local pid wait_ns
+	local kind rounds=4 hold_us=20000 done hold_ns got
 	"$IOVATOP" -j 0.5 2 >"$work/idle.json" 2>&1
-	wait_ns=$(/usr/bin/python3 -c 'import json,sys
+	got=$(/usr/bin/python3 -c 'import json,sys
 print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["lock_wait_ns"].values()))' <"$work/idle.json")
-	expect_eq iovatop-idle-no-lock-wait 0 "$wait_ns" "lock wait on an idle system (ns)"
+	expect_eq iovatop-idle-no-lock-wait 0 "$got" "lock wait on an idle system (ns)"
 
-	# Whether two vCPUs meet on the lock is up to the host's scheduler
-	# (TCG, shared cores): up to eight bursts, until one contends.  On a
-	# quiet 2-core host the vanilla kernel met none in three bursts in
-	# two of three boots.
-	local try
-	for try in 1 2 3 4 5 6 7 8; do
-		start_iovatop "$work/lock.json" -j 0.5 -d private || return
-		pid=$IOVATOP_PID
-		iovaload concurrent n=500 order=6 rounds=6
-		sleep 0.6
-		stop_iovatop "$pid"
-		wait_ns=$(/usr/bin/python3 -c 'import json,sys
-print(sum(d["lock_wait_ns"]["rbtree"] for l in sys.stdin for d in json.loads(l)["domains"]))' <"$work/lock.json")
-		[ "$wait_ns" -gt 0 ] && break
+	for kind in rbtree depot cpu; do
+		start_iovatop "$work/lock-$kind.json" -j 0.5 -d private ||
+			{ fail "iovatop-contention-$kind-count" "iovatop did not start"; continue; }
+		done=$(iovaload_status contended)
+		hold_ns=$(iovaload_status contend_hold_ns)
+		iovaload contend lock=$kind rounds=$rounds hold_us=$hold_us ||
+			fail "iovatop-contention-$kind-load" "iovaload contend lock=$kind failed"
+		done=$(($(iovaload_status contended) - done))
+		hold_ns=$(($(iovaload_status contend_hold_ns) - hold_ns))
+		sleep 0.6	# one more line
+		stop_iovatop "$IOVATOP_PID"
+		/usr/bin/python3 - "$work/lock-$kind.json" "$kind" >"$work/lock-$kind.sum" <<'PY'
+import json, sys
+kinds = ("rbtree", "depot", "cpu")
+count = dict.fromkeys(kinds, 0)
+wait = dict.fromkeys(kinds, 0)
+for line in open(sys.argv[1]):
+    for d in json.loads(line)["domains"]:
+        for k in kinds:
+            count[k] += d["lock_contentions"][k]
+            wait[k] += d["lock_wait_ns"][k]
+print(" ".join("%s=%d" % (k, count[k]) for k in kinds))
+print(wait[sys.argv[2]])
+PY
+		echo "# $kind lock: iovaload $done rounds held $hold_ns ns; iovatop $(sed -n 1p "$work/lock-$kind.sum"), waited $(sed -n 2p "$work/lock-$kind.sum") ns"
+		local want="rbtree=0 depot=0 cpu=0"
+		want=${want/$kind=0/$kind=$rounds}
+		expect_eq "iovatop-contention-$kind-count" "$rounds $want" \
+			"$done $(sed -n 1p "$work/lock-$kind.sum")" "rounds of iovaload, contentions by lock"
+		expect_range "iovatop-contention-$kind-wait" $((hold_ns / 2)) $((hold_ns * 2)) \
+			"$(sed -n 2p "$work/lock-$kind.sum")" \
+			"ns waited for the $kind lock (half to twice the $hold_ns ns it was held)"
 	done
-	echo "# rbtree lock wait ${wait_ns} ns (burst $try)"
-	expect_range iovatop-contention-rbtree-wait 1 100000000000000 "$wait_ns" "rbtree lock wait under concurrent misses (ns)"
 }
 
 load_iovaload || { fail iovatop-setup "cannot load iovaload"; exit 0; }

@@ -49,6 +49,12 @@
  *                                      two other CPUs wait for it: one
  *                                      lock:contention_begin/end pair a
  *                                      round (see cmd_contend)
+ *   contend lock=rbtree|depot|cpu rounds=R [hold_us=H]
+ *                                      the same with a lock of the domain:
+ *                                      its rbtree's, the depot's of the
+ *                                      smallest size class, or the cache
+ *                                      lock of that class on the first
+ *                                      online CPU
  *   reset                              zero the counters
  */
 #include <linux/cpu.h>
@@ -906,6 +912,41 @@ static spinlock_t *first_area_lock(struct device *dev)
 }
 
 /*
+ * The head of the IOVA caches' private structures (drivers/iommu/iova.c):
+ * each starts with its lock, in 6.1 and with the dmascope patches, whose
+ * depot is a list instead of an array of 32 magazines.
+ */
+struct rcache_head {
+	spinlock_t lock;
+	unsigned long depot_size;
+#ifdef IOVALOAD_IOVA_DEPOT_LIST
+	void *depot;
+#else
+	void *depot[32];
+#endif
+	spinlock_t __percpu *cpu_rcaches;	/* each CPU's starts with its lock */
+};
+
+/* A lock of the domain that contend names, or NULL */
+static spinlock_t *domain_lock(const char *which, unsigned int cpu)
+{
+	struct rcache_head *rcache;
+
+	if (!iovad)
+		return NULL;
+	if (!strcmp(which, "rbtree"))
+		return &iovad->iova_rbtree_lock;
+	rcache = (struct rcache_head *)iovad->rcaches;
+	if (!rcache)
+		return NULL;
+	if (!strcmp(which, "depot"))
+		return &rcache->lock;
+	if (!strcmp(which, "cpu"))
+		return per_cpu_ptr(rcache->cpu_rcaches, cpu);
+	return NULL;
+}
+
+/*
  * A qspinlock fires lock:contention_begin/end only for a waiter that
  * queues: the first waiter of a held lock spins on the pending bit and
  * fires nothing.  With two waiters, exactly one queues, so each round
@@ -913,27 +954,31 @@ static spinlock_t *first_area_lock(struct device *dev)
  */
 static int cmd_contend(struct args *a)
 {
-	static const char *const keys[] = { "dev", "rounds", "hold_us", NULL };
-	const char *name = arg_str(a, "dev");
+	static const char *const keys[] = { "dev", "lock", "rounds", "hold_us", NULL };
+	const char *name = arg_str(a, "dev"), *which = arg_str(a, "lock");
 	unsigned int cpus[3], n = 0, cpu, i;
 	unsigned long rounds, r;
 	struct contend_job c = {};
-	struct device *dev;
+	struct device *dev = NULL;
 	int ret = 0;
 
-	if (check_keys(a, keys) || !name || arg_ulong(a, "rounds", 1, &rounds) ||
+	if (check_keys(a, keys) || !name == !which || arg_ulong(a, "rounds", 1, &rounds) ||
 	    arg_ulong(a, "hold_us", 20000, &c.hold_us) || c.hold_us > 1000000)
 		return -EINVAL;
-	dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
-	if (!dev)
-		return -ENODEV;
-	c.lock = first_area_lock(dev);
+	if (name) {
+		dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+		if (!dev)
+			return -ENODEV;
+		c.lock = first_area_lock(dev);
+	}
 	cpus_read_lock();
 	for_each_online_cpu(cpu)
 		if (n < ARRAY_SIZE(cpus))
 			cpus[n++] = cpu;
+	if (which)
+		c.lock = domain_lock(which, cpus[0]);
 	if (!c.lock || n < ARRAY_SIZE(cpus))
-		ret = -ENODEV;
+		ret = which && !iovad ? -EINVAL : -ENODEV;
 	for (r = 0; !ret && r < rounds; r++) {
 		atomic_set(&c.held, 0);
 		atomic_set(&c.waiting, 0);
@@ -950,7 +995,8 @@ static int cmd_contend(struct args *a)
 		atomic64_inc(&count.contended);
 	}
 	cpus_read_unlock();
-	put_device(dev);
+	if (dev)
+		put_device(dev);
 	return ret;
 }
 
