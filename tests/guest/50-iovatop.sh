@@ -54,7 +54,8 @@ model_args() {
 # watch_rotation TEST OUT IOVATOP-ARGS...: iovatop (JSON every 0.5 s)
 # watches seed 003's rotation from before the domain exists, with the
 # deferred work held off; its sums for the domain in OUT.got, the model's
-# burst in OUT.want.  Fails TEST and returns 1 if iovatop did not start.
+# burst in OUT.want, iovaload's count of its frees in ROTATION_FREES.
+# Fails TEST and returns 1 if iovatop did not start.
 watch_rotation() {
 	local t=$1 out=$2 pid name
 	shift 2
@@ -68,8 +69,10 @@ watch_rotation() {
 		return 1
 	}
 	pid=$IOVATOP_PID
+	ROTATION_FREES=$(iovaload_status frees)
 	iovaload create
 	iovaload rotate n="$N" order=0
+	ROTATION_FREES=$(($(iovaload_status frees) - ROTATION_FREES))
 	sleep 1.2
 	stop_iovatop "$pid"
 	expect_eq "$t-exit" 0 $? "iovatop exit status after SIGINT"
@@ -89,6 +92,9 @@ for l in sys.stdin:
 test_rotation() {
 	local mode=$1 t=iovatop-rotation-$1
 	watch_rotation "$t" "$work/rot" --mode="$mode" || return
+	# the load generator's own count: an oracle that is not the model
+	expect_eq "$t-frees-counted" "$ROTATION_FREES" \
+		"$(awk -F= '$1 == "frees" { print $2 }' "$work/rot.got")" "frees (iovaload, iovatop)"
 	if ! patched; then
 		expect_range "$t-reaches-depot-cliff" 1 $((N * CPUS)) \
 			"$(awk -F= '$1 == "free_depot_full" { print $2 }' "$work/rot.want")" \

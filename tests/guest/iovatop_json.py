@@ -26,7 +26,7 @@ def counts(d):
     """One interval's numbers of a domain; None: not seen in this mode"""
     a, f = d["alloc_results"], d["free_results"]
     add = {
-        "allocs": d["allocs"],
+        "allocs": d["allocs"], "frees": d.get("frees"),
         "alloc_loaded": a.get("loaded"), "alloc_prev": a.get("prev"),
         "alloc_depot": a.get("depot"), "alloc_miss": a.get("miss"),
         "alloc_hit": some(a, "loaded", "prev", "depot", "hit"),

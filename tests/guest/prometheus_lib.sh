@@ -85,6 +85,24 @@ prom_check_queries() {
 		"queries of dashboards/$dash.json ($n) with no data or an error: $(grep -m 2 '^BAD' "$work/$dash.queries" | tr '\n' ' ')"
 }
 
+# prom_value QUERY: the value of an instant query with one result, as an
+# integer, or what came back instead ("none", "2 series")
+prom_value() {
+	curl -s --max-time 10 -G "http://$PROM/api/v1/query" --data-urlencode "query=$1" |
+		python3 -c '
+import json, sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]
+except ValueError:
+    r = None
+if not r:
+    print("none")
+elif len(r) > 1:
+    print("%d series" % len(r))
+else:
+    print(int(float(r[0]["value"][1])))'
+}
+
 # The names of the alerts firing now, or "none"
 prom_firing() {
 	prom_api alerts | python3 -c '
