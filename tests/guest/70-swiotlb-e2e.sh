@@ -70,6 +70,7 @@ load_and_idle() {
 if [ "${1:-}" = load-and-idle ]; then
 	work=$2
 	load_and_idle
+	touch "$work/load-done"
 	exit 0
 fi
 
@@ -109,7 +110,7 @@ test_load() {
 		>/dev/null 2>"$work/perf.err"
 	kill -INT "$TP_PID"
 	wait "$TP_PID"
-	expect_eq swiotlb-e2e-load-ran "" "$(cat "$work/fio-failed" 2>/dev/null | tr '\n' ' ')" "load commands that failed"
+	expect_eq swiotlb-e2e-load-ran ran "$(load_outcome "$work" fio-failed)" "the load (perf: $(head -c 200 "$work/perf.err"))"
 	full=$(dmesg | grep -c 'swiotlb buffer is full')
 	expect_eq swiotlb-e2e-never-full 0 "$full" "'swiotlb buffer is full' messages"
 	expect_eq swiotlb-e2e-no-map-failures "$failures0" "$(cat "$D/io_tlb_map_failures")" "io_tlb_map_failures"

@@ -110,6 +110,21 @@ wait_for() {
 	echo "$got"
 }
 
+# What became of a load run in the background (by perf record): "ran"
+# when it touched DIR/load-done at its end and listed no failed
+# command in DIR/FAILED; else what went wrong.  A load that never started
+# or died half way leaves no load-done.
+# usage: load_outcome DIR FAILED
+load_outcome() {
+	if [ ! -e "$1/load-done" ]; then
+		echo "the load did not run to its end"
+	elif [ -s "$1/$2" ]; then
+		echo "failed: $(tr '\n' ' ' <"$1/$2")"
+	else
+		echo ran
+	fi
+}
+
 # Start a dmascope tool in the background and wait until it reported
 # once, i.e. it is attached and reading.  Its pid is then in $TOOL_PID,
 # its stderr in OUTPUT.err.  Fails when it did not report within 15 s.
