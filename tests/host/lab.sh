@@ -142,6 +142,9 @@ test_bad_settings() {
 	local rc=$?
 	check lab-bad-cpus-error "LAB_CPUS=abc: exit $rc, $(cat "$out/log")" \
 		grep -q "LAB_CPUS must be a number" "$out/log"
+	LAB_TCG_THREAD=abc tests/lab/run true >"$out/log" 2>&1
+	check lab-bad-tcg-thread-error "LAB_TCG_THREAD=abc: $(cat "$out/log")" \
+		grep -q "LAB_TCG_THREAD must be multi or single, not 'abc'" "$out/log"
 	KERNEL_VARIANT=nosuch tests/lab/run true >"$out/log" 2>&1
 	check lab-bad-variant-error "KERNEL_VARIANT=nosuch: $(cat "$out/log")" \
 		grep -q "unknown KERNEL_VARIANT 'nosuch'" "$out/log"
