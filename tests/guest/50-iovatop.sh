@@ -233,7 +233,7 @@ PY
 # iovatop must count the rounds on that lock and on no other, and their
 # wait within half to twice the hold time iovaload measured.
 test_lock_contention() {
-	local kind rounds=4 hold_us=20000 done hold_ns got
+	local kind rounds=4 hold_us=20000 held hold_ns got
 	"$IOVATOP" -j 0.5 2 >"$work/idle.json" 2>&1
 	got=$(/usr/bin/python3 -c 'import json,sys
 print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["lock_wait_ns"].values()))' <"$work/idle.json")
@@ -242,11 +242,11 @@ print(sum(v for l in sys.stdin for d in json.loads(l)["domains"] for v in d["loc
 	for kind in rbtree depot cpu; do
 		start_iovatop "$work/lock-$kind.json" -j 0.5 -d private ||
 			{ fail "iovatop-contention-$kind-count" "iovatop did not start"; continue; }
-		done=$(iovaload_status contended)
+		held=$(iovaload_status contended)
 		hold_ns=$(iovaload_status contend_hold_ns)
 		iovaload contend lock=$kind rounds=$rounds hold_us=$hold_us ||
 			fail "iovatop-contention-$kind-load" "iovaload contend lock=$kind failed"
-		done=$(($(iovaload_status contended) - done))
+		held=$(($(iovaload_status contended) - held))
 		hold_ns=$(($(iovaload_status contend_hold_ns) - hold_ns))
 		sleep 0.6	# one more line
 		stop_iovatop "$IOVATOP_PID"
@@ -263,11 +263,11 @@ for line in open(sys.argv[1]):
 print(" ".join("%s=%d" % (k, count[k]) for k in kinds))
 print(wait[sys.argv[2]])
 PY
-		echo "# $kind lock: iovaload $done rounds held $hold_ns ns; iovatop $(sed -n 1p "$work/lock-$kind.sum"), waited $(sed -n 2p "$work/lock-$kind.sum") ns"
+		echo "# $kind lock: iovaload $held rounds held $hold_ns ns; iovatop $(sed -n 1p "$work/lock-$kind.sum"), waited $(sed -n 2p "$work/lock-$kind.sum") ns"
 		local want="rbtree=0 depot=0 cpu=0"
 		want=${want/$kind=0/$kind=$rounds}
 		expect_eq "iovatop-contention-$kind-count" "$rounds $want" \
-			"$done $(sed -n 1p "$work/lock-$kind.sum")" "rounds of iovaload, contentions by lock"
+			"$held $(sed -n 1p "$work/lock-$kind.sum")" "rounds of iovaload, contentions by lock"
 		expect_range "iovatop-contention-$kind-wait" $((hold_ns / 2)) $((hold_ns * 2)) \
 			"$(sed -n 2p "$work/lock-$kind.sum")" \
 			"ns waited for the $kind lock (half to twice the $hold_ns ns it was held)"
