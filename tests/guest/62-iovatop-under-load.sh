@@ -9,14 +9,6 @@
 # multi-threaded TCG hangs the guest there (see tests/README).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
-
-modes="counters tracepoint"
-grep -qw labtcg=single /proc/cmdline && modes+=" fentry"
 . "$(dirname "$0")/under_load.sh"
 
-need_benchmark iovatop-under-load || exit 0
-start_load run_benchmark $(($(nproc) - 1)) 2
-for mode in $modes; do
-	attach_under_load iovatop "$mode" allocs
-done
-stop_load iovatop-under-load-load-finished
+under_load iovatop counters tracepoint

@@ -8,16 +8,6 @@
 # (see 62-iovatop-under-load.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
-
-modes="tracepoint bounced"
-grep -qw labtcg=single /proc/cmdline && modes+=" fentry"
 . "$(dirname "$0")/under_load.sh"
 
-need_benchmark swiotlbstat-under-load || exit 0
-start_load run_benchmark $(($(nproc) - 1)) 2
-for mode in $modes; do
-	key=maps
-	[ "$mode" = bounced ] && key=bounced
-	attach_under_load swiotlbstat "$mode" "$key"
-done
-stop_load swiotlbstat-under-load-load-finished
+under_load swiotlbstat tracepoint bounced

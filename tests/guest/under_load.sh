@@ -57,3 +57,22 @@ PY
 		check "$t" "it saw no $key" [ "${seen:-0}" -gt 0 ]
 	fi
 }
+
+# under_load TOOL MODE...: each MODE under dma_map_benchmark on every vCPU
+# but one, then fentry too where QEMU runs all vCPUs on one host thread
+under_load() {
+	local tool=$1 mode key
+	shift
+	need_benchmark "$tool-under-load" || return 0
+	grep -qw labtcg=single /proc/cmdline && set -- "$@" fentry
+	start_load run_benchmark $(($(nproc) - 1)) 2
+	for mode in "$@"; do
+		case $tool/$mode in
+		iovatop/*) key=allocs ;;
+		swiotlbstat/bounced) key=bounced ;;
+		*) key=maps ;;
+		esac
+		attach_under_load "$tool" "$mode" "$key"
+	done
+	stop_load "$tool-under-load-load-finished"
+}
