@@ -321,6 +321,53 @@ test_prometheus() {
 		[ ! -s "$work/prom.out" ]
 }
 
+# One iovatop prints JSON and serves /metrics at once: for iovaload's
+# domain, born while it watched, the allocations and frees of its JSON
+# lines add up to the Prometheus counters read once the load is over,
+# and both to what iovaload counted itself.
+test_prometheus_matches_json() {
+	local pid got
+	load_iovaload || { fail iovatop-prometheus-matches-json "cannot load iovaload"; return; }
+	"$IOVATOP" -j -p 127.0.0.1:9465 0.3 >"$work/pj.json" 2>"$work/pj.err" &
+	pid=$!
+	wait_nonempty "$work/pj.json"
+	iovaload reset
+	iovaload create
+	iovaload rotate n=300 order=0
+	sleep 1	# intervals with nothing more
+	curl -s -o "$work/pj.metrics" http://127.0.0.1:9465/metrics
+	sleep 0.7
+	kill -INT $pid
+	wait $pid
+	got=$(/usr/bin/python3 - "$work/pj.json" "$work/pj.metrics" <<'PY'
+import collections, json, re, sys
+json_sum = collections.Counter()
+for line in open(sys.argv[1]):
+    for d in json.loads(line)["domains"]:
+        if d["kind"] == "private":
+            json_sum["allocs", d["name"]] += d["allocs"]
+            json_sum["frees", d["name"]] += d["frees"]
+prom_sum = collections.Counter()
+for line in open(sys.argv[2]):
+    m = re.match(r'^dmascope_iova_(allocs|frees)_total\{domain="(private\d+)"[^}]*\} (\S+)$', line)
+    if m:
+        prom_sum[m.group(1), m.group(2)] += float(m.group(3))
+names = sorted({n for _, n in json_sum} | {n for _, n in prom_sum})
+print(" ".join("%s:json=%d,%d:prometheus=%d,%d" % (
+    n, json_sum["allocs", n], json_sum["frees", n], prom_sum["allocs", n], prom_sum["frees", n])
+    for n in names) or "no private domain")
+PY
+)
+	iovaload destroy
+	local want allocs frees
+	allocs=$(iovaload_status allocs)
+	frees=$(iovaload_status frees)
+	want=$(sed -E "s/^(private[0-9]+):.*/\1/" <<<"$got"):json=$allocs,$frees:prometheus=$allocs,$frees
+	echo "# iovaload $allocs allocations, $frees frees; iovatop $got"
+	expect_eq iovatop-prometheus-matches-json "$want" "$got" \
+		"allocations and frees of iovaload's domain: JSON lines summed, Prometheus"
+}
+
 # fentry cannot see where a hit came from, depot operations or walks:
 # those series are absent, not 0
 test_fentry_blind_absent() {
@@ -420,6 +467,7 @@ test_signals
 test_two_instances
 test_startup_time
 test_prometheus
+test_prometheus_matches_json
 test_fentry_blind_absent
 test_domain_unmatched
 test_views
