@@ -37,9 +37,10 @@ stop_load() {
 # second apart, exits 0 within two minutes and saw the load (the sum of
 # KEY over its lines, and its domains for iovatop, is not 0)
 attach_under_load() {
-	local tool=$1 mode=$2 key=$3 t=$1-under-load-$2 rc seen
+	local tool=$1 mode=$2 key=$3 t=$1-under-load-$2 rc lines seen
 	timeout 120 "$TOP_DIR/.output/$tool" -m "$mode" -j 0.5 2 >"$UL_WORK/out" 2>"$UL_WORK/err"
 	rc=$?
+	lines=$(wc -l <"$UL_WORK/out")
 	seen=$(python3 - "$UL_WORK/out" "$key" <<'PY'
 import json, sys
 total = 0
@@ -50,9 +51,9 @@ for line in open(sys.argv[1]):
 print(total)
 PY
 )
-	echo "# $tool -m $mode under load: exit $rc, $(wc -l <"$UL_WORK/out") lines, $key $seen"
-	if [ "$rc" != 0 ] || [ "$(wc -l <"$UL_WORK/out")" != 2 ]; then
-		fail "$t" "exit $rc (want 0), $(wc -l <"$UL_WORK/out") lines (want 2): $(head -c 200 "$UL_WORK/err")"
+	echo "# $tool -m $mode under load: exit $rc, $lines lines, $key $seen"
+	if [ "$rc" != 0 ] || [ "$lines" != 2 ]; then
+		fail "$t" "exit $rc (want 0), $lines lines (want 2): $(head -c 200 "$UL_WORK/err")"
 	else
 		check "$t" "it saw no $key" [ "${seen:-0}" -gt 0 ]
 	fi
