@@ -17,10 +17,15 @@ test_exit_status() {
 	expect_eq lab-run-returns-cmd-status 3 $? "tests/lab/run 'exit 3' exit status"
 }
 
+# and that the patched kernel's KUnit suites ran only if asked (LAB_KUNIT)
 test_guest_sees_tree() {
 	local got
-	got=$(tests/lab/run 'pwd; test -w "$LAB_OUT" && echo writable-out' </dev/null 2>/dev/null | tr -d '\r')
-	expect_eq lab-guest-cwd-and-out "$TOP_DIR writable-out" "$(echo $got)" "guest cwd and LAB_OUT"
+	got=$(tests/lab/run 'pwd; test -w "$LAB_OUT" && echo writable-out
+		ls /sys/kernel/debug/kunit | wc -l' </dev/null 2>/dev/null | tr -d '\r')
+	expect_eq lab-guest-cwd-and-out "$TOP_DIR writable-out" "$(echo $got | cut -d' ' -f1-2)" \
+		"guest cwd and LAB_OUT"
+	expect_eq lab-kunit-off-by-default 0 "$(echo $got | cut -d' ' -f3)" \
+		"KUnit suites that ran at boot without LAB_KUNIT=1"
 }
 
 test_timeout() {
@@ -145,6 +150,9 @@ test_bad_settings() {
 	LAB_TCG_THREAD=abc tests/lab/run true >"$out/log" 2>&1
 	check lab-bad-tcg-thread-error "LAB_TCG_THREAD=abc: $(cat "$out/log")" \
 		grep -q "LAB_TCG_THREAD must be multi or single, not 'abc'" "$out/log"
+	LAB_KUNIT=yes tests/lab/run true >"$out/log" 2>&1
+	check lab-bad-kunit-error "LAB_KUNIT=yes: $(cat "$out/log")" \
+		grep -q "LAB_KUNIT must be 0 or 1, not 'yes'" "$out/log"
 	KERNEL_VARIANT=nosuch tests/lab/run true >"$out/log" 2>&1
 	check lab-bad-variant-error "KERNEL_VARIANT=nosuch: $(cat "$out/log")" \
 		grep -q "unknown KERNEL_VARIANT 'nosuch'" "$out/log"

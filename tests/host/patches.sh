@@ -69,7 +69,7 @@ test_each_patch_builds_and_boots() {
 			continue
 		fi
 		pass "series-builds-upto-$k"
-		KERNEL_PATCHES_UPTO=$k LAB_TIMEOUT=300 tests/lab/run \
+		KERNEL_PATCHES_UPTO=$k LAB_TIMEOUT=300 LAB_KUNIT=1 tests/lab/run \
 			'cat /sys/kernel/tracing/events/iova/iova_rcache_alloc/id >/dev/null' \
 			</dev/null >"$out/boot" 2>&1
 		rc=$?
