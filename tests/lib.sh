@@ -33,11 +33,12 @@ $script
 
 # side_by_side COMMAND...: run each command (a word: a function or a
 # program without arguments) at the same time, each with its output in a
-# file of its own, then print those outputs in the order given.  For
+# file of its own, then print those outputs in the order given.  Returns
+# the exit status of the first command, in that order, that failed.  For
 # lab boots of one vCPU, which leave the other host core idle: two of
 # them take the time of one.
 side_by_side() {
-	local cmd i outs=() pids=()
+	local cmd i rc status=0 outs=() pids=()
 	for cmd in "$@"; do
 		outs+=("$(mktemp)")
 		"$cmd" >"${outs[-1]}" 2>&1 &
@@ -45,9 +46,12 @@ side_by_side() {
 	done
 	for i in "${!pids[@]}"; do
 		wait "${pids[i]}"
+		rc=$?
+		[ "$status" != 0 ] || status=$rc
 		cat "${outs[i]}"
 		rm -f "${outs[i]}"
 	done
+	return "$status"
 }
 
 pass() { echo "PASS $1"; }
