@@ -220,13 +220,17 @@ def draw(docs, top="."):
     return marks
 
 
-def side_by_side(rev, tree, name):
-    """The tree's value over the commit's for one thing both measured, per
-    round and over all rounds: (value, lo, hi)."""
+def side_by_side(vanilla_rev, rev, vanilla, tree, name):
+    """The tree's value over the commit's for one thing both measured, each
+    over the vanilla kernel measured by its own side's harness (two bench
+    scripts may time map+unmap differently), per round and over all
+    rounds: (value, lo, hi)."""
     get = {"latency": latency, "hot_path": hot}[name]
-    r, t = by_round(rev), by_round(tree)
-    rounds = [get([t[k]]) / get([r[k]]) for k in sorted(r) if k in t]
-    return get(tree) / get(rev), min(rounds), max(rounds)
+    vr, r, v, t = by_round(vanilla_rev), by_round(rev), by_round(vanilla), by_round(tree)
+    rounds = [(get([t[k]]) / get([v[k]])) / (get([r[k]]) / get([vr[k]]))
+              for k in sorted(r) if k in t and k in v and k in vr]
+    value = (get(tree) / get(vanilla)) / (get(rev) / get(vanilla_rev))
+    return value, min(rounds), max(rounds)
 
 
 def overlap(a, b):
@@ -234,18 +238,22 @@ def overlap(a, b):
 
 
 def compare(raw, docs, rev_name, tree_name, quick, top="."):
-    """Both sides measured against the same vanilla boots; prints the
-    table and records both in the history."""
+    """Each side measured against vanilla boots of its own bench script and
+    tools (raw/vanilla-rev: REV's; without it, both against the tree's
+    raw/vanilla); prints the table and records both in the history."""
     vanilla = load_runs(os.path.join(raw, "vanilla"))["vanilla"]
+    own = os.path.isdir(os.path.join(raw, "vanilla-rev"))
+    vanilla_rev = load_runs(os.path.join(raw, "vanilla-rev"))["vanilla"] if own else vanilla
     rev = load_runs(os.path.join(raw, "rev"))["default"]
     tree = load_runs(os.path.join(raw, "tree"))["default"]
-    if not vanilla or not rev or not tree:
-        sys.exit("bench-compare: a side has no runs (vanilla %d, %s %d, %s %d)" %
-                 (len(vanilla), rev_name, len(rev), tree_name, len(tree)))
-    a, b = measure(vanilla, rev), measure(vanilla, tree)
-    # The vanilla boots run the tree's iovatop: its fentry cost is the
+    if not vanilla or not vanilla_rev or not rev or not tree:
+        sys.exit("bench-compare: a side has no runs (vanilla %d and %d, %s %d, %s %d)" %
+                 (len(vanilla_rev), len(vanilla), rev_name, len(rev), tree_name, len(tree)))
+    a, b = measure(vanilla_rev, rev), measure(vanilla, tree)
+    # Vanilla boots of the tree's iovatop only: its fentry cost is the
     # tree's alone, not a measure of REV.
-    del a["iovatop_fentry"]
+    if not own:
+        del a["iovatop_fentry"]
     lines = ["%-44s %22s %22s  %s" % ("ratio (band of the rounds)", rev_name, tree_name,
                                       "verdict")]
     slower, faster = [], []
@@ -262,7 +270,7 @@ def compare(raw, docs, rev_name, tree_name, quick, top="."):
         lines.append("%-44s %22s %22s  %s" % (title, band_text(a[name]), band_text(b[name]),
                                               SIDE_TEXT[side]))
     for name, title in (("latency", "map+unmap latency"), ("hot_path", "cache fast path")):
-        v = side_by_side(rev, tree, name)
+        v = side_by_side(vanilla_rev, rev, vanilla, tree, name)
         lines.append("%s / %s, %s: %s" % (tree_name, rev_name, title, band_text(v)))
     when = now()
     path = os.path.join(docs, "history.csv")

@@ -180,6 +180,26 @@ def test_compare(tmp):
     runs = history.read(os.path.join(docs, "history.csv"))
     check("compare-records-both", [r["commit"] for r in runs] == ["rev1", "tree2"] and
           close(runs[1]["metrics"]["latency"][0], 1.8), "history %s" % runs)
+    # REV's harness times everything twice as long (another clock, another
+    # load) on its own vanilla boots: its ratios, and so the verdict, are
+    # those of a REV the same as the tree
+    twice = lambda runs: [run(r["kernel"], r["round"], 2 * sum(r["latency_us"]["plain"][0]),
+                              2 * sum(r["latency_us"]["iovatop"][0]),
+                              2 * r["hot_path_ns"]["plain"][0], 2 * r["hot_path_ns"]["iovatop"][0])
+                          for r in runs]
+    own = os.path.join(tmp, "raw-own")
+    write_runs(os.path.join(own, "vanilla"), VANILLA)
+    write_runs(os.path.join(own, "vanilla-rev"), twice(VANILLA))
+    write_runs(os.path.join(own, "rev"), twice(PATCHED))
+    write_runs(os.path.join(own, "tree"), PATCHED)
+    os.makedirs(os.path.join(tmp, "cmp4"))
+    lines4, same4 = history.compare(own, os.path.join(tmp, "cmp4"), "rev1", "tree2", False,
+                                    top=tmp)
+    side = [line for line in lines4 if line.startswith("tree2 / rev1, map+unmap")]
+    fentry = [line for line in lines4 if line.startswith("iovatop attached/not, vanilla")]
+    check("compare-own-vanilla", same4 and len(side) == 1 and "1.000 [1.000-1.000]" in side[0] and
+          len(fentry) == 1 and " - " not in fentry[0] and
+          lines4[-1] == "verdict: no difference beyond rev1's noise band", "\n".join(lines4))
 
 
 def test_summarize(tmp):
