@@ -280,7 +280,13 @@ test_prometheus() {
 	pid=$!
 	# the first textfile says it is attached and reading
 	wait_nonempty "$work/iova.prom"
-	run_benchmark 1 1 >/dev/null
+	# scraped while the load runs, then once more after it
+	run_benchmark 1 2 >/dev/null &
+	for i in 1 2 3 4; do
+		sleep 0.6
+		curl -s -o "$work/metrics.$i" http://127.0.0.1:9464/metrics
+	done
+	wait $!
 	sleep 1
 	curl -s -o "$work/metrics" -w '%{http_code}' http://127.0.0.1:9464/metrics >"$work/code"
 	curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9464/ >"$work/code404"
@@ -297,6 +303,10 @@ test_prometheus() {
 	# every delta of the run was taken from a counter that only grew
 	check iovatop-prometheus-no-counter-resets "$(grep 'kind="counter_resets"' "$work/metrics")" \
 		grep -q '^dmascope_iova_lost_total{kind="counter_resets"} 0$' "$work/metrics"
+	local grew
+	grew=$(/usr/bin/python3 "$TESTS_DIR/guest/prometheus_monotonic.py" "$work"/metrics.[1-4] \
+		"$work/metrics")
+	check iovatop-prometheus-counters-never-decrease "$grew" [ "${grew#ok:}" != "$grew" ]
 	check iovatop-prometheus-hook-attached "no hook_attached metric" \
 		grep -qE '^dmascope_iova_hook_attached\{hook="syscall/snapshot.*"\} 1$' "$work/metrics"
 	check iovatop-prometheus-has-allocs "no edu allocations in /metrics" \
