@@ -383,15 +383,20 @@ print(sum(d.get("bounced_bytes", 0) for d in devs), ",".join(blind) or "none",
 test_device_turns() {
 	local S=$work/turns-summary opts=$1 i edu nvme
 	load_iovaload || { fail swiotlbstat-e2e-device-turns "cannot load iovaload"; return; }
-	start_tool swiotlbstat "$work/turns.json" --json $opts 0.5 ||
+	start_tool swiotlbstat "$work/turns.json" --json -p 127.0.0.1:9482 $opts 0.5 ||
 		fail swiotlbstat-e2e-turns-started "no line within 15 s: $(head -c 300 "$work/turns.json.err")"
 	for i in 1 2 3 4 5; do
 		iovaload map dev="$LAB_EDU_BDF" cpu=0 n=20 bytes=8192
 		taskset -c 0 dd if="$LAB_NVME_DEV" of=/dev/null iflag=direct bs=64k count=10 \
 			skip=$((i * 10)) status=none
+		sleep 0.5	# a line, and /metrics, since the last turn
+		curl -s -o "$work/turns.metrics.$i" http://127.0.0.1:9482/metrics
 	done
 	sleep 1.2	# one more line
 	stop_stat
+	local grew
+	grew=$(python3 "$TESTS_DIR/guest/prometheus_monotonic.py" "$work"/turns.metrics.[1-5])
+	check "swiotlbstat-e2e-counters-never-decrease$opts" "$grew" [ "${grew#ok:}" != "$grew" ]
 	python3 "$SUMMARY" "$work/turns.json" "$LAB_EDU_BDF" >"$S.edu" 2>"$S.err" &&
 		python3 "$SUMMARY" "$work/turns.json" "$LAB_NVME_BDF" >"$S.nvme" 2>>"$S.err" ||
 		fail swiotlbstat-e2e-json "$(tail -n 1 "$S.err")"
