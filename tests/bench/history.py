@@ -73,11 +73,16 @@ def hot(runs, kind="plain"):
     return median([x for r in runs for x in r["hot_path_ns"][kind]])
 
 
-def overhead(runs, field, total):
-    """Median of (with iovatop) / (without) over pairs measured back to
+def pair_ratios(runs, field, total):
+    """(with iovatop) / (without) of each pair of runs measured back to
     back, so that drift of the machine cancels."""
-    ratios = [total(w) / total(p) for r in runs
-              for p, w in zip(r[field]["plain"], r[field]["iovatop"]) if total(p) > 0]
+    return [total(w) / total(p) for r in runs
+            for p, w in zip(r[field]["plain"], r[field]["iovatop"]) if total(p) > 0]
+
+
+def overhead(runs, field, total):
+    """Median of pair_ratios()."""
+    ratios = pair_ratios(runs, field, total)
     return median(ratios)
 
 
@@ -239,29 +244,20 @@ def overlap(a, b):
 
 def compare(raw, docs, rev_name, tree_name, quick, top="."):
     """Each side measured against vanilla boots of its own bench script and
-    tools (raw/vanilla-rev: REV's; without it, both against the tree's
-    raw/vanilla); prints the table and records both in the history."""
+    tools (raw/vanilla-rev: REV's, raw/vanilla: the tree's); prints the
+    table and records both in the history."""
     vanilla = load_runs(os.path.join(raw, "vanilla"))["vanilla"]
-    own = os.path.isdir(os.path.join(raw, "vanilla-rev"))
-    vanilla_rev = load_runs(os.path.join(raw, "vanilla-rev"))["vanilla"] if own else vanilla
+    vanilla_rev = load_runs(os.path.join(raw, "vanilla-rev"))["vanilla"]
     rev = load_runs(os.path.join(raw, "rev"))["default"]
     tree = load_runs(os.path.join(raw, "tree"))["default"]
     if not vanilla or not vanilla_rev or not rev or not tree:
         sys.exit("bench-compare: a side has no runs (vanilla %d and %d, %s %d, %s %d)" %
                  (len(vanilla_rev), len(vanilla), rev_name, len(rev), tree_name, len(tree)))
     a, b = measure(vanilla_rev, rev), measure(vanilla, tree)
-    # Vanilla boots of the tree's iovatop only: its fentry cost is the
-    # tree's alone, not a measure of REV.
-    if not own:
-        del a["iovatop_fentry"]
     lines = ["%-44s %22s %22s  %s" % ("ratio (band of the rounds)", rev_name, tree_name,
                                       "verdict")]
     slower, faster = [], []
     for name, title in METRICS:
-        if name not in a:
-            lines.append("%-44s %22s %22s  %s" % (title, "-", band_text(b[name]),
-                                                  "the tree's tools on vanilla"))
-            continue
         side = band_side(a[name], b[name])
         if side > 0:
             slower.append(title)

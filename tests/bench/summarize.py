@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from history import hot, latency, load_runs as load, measure, median, now  # noqa: E402
 from history import draw as draw_history, overhead as paired_overhead  # noqa: E402
-from history import record as record_history, tree_name  # noqa: E402
+from history import pair_ratios, record as record_history, tree_name  # noqa: E402
 
 
 def per_round(v, p, value):
@@ -59,8 +59,7 @@ def rotation_overhead(runs):
 def pair_band(runs, field, total):
     """The lowest and the highest (with iovatop) / (without) of the pairs
     whose median paired_overhead() is: the noise of that ratio."""
-    ratios = [total(w) / total(p) for r in runs
-              for p, w in zip(r[field]["plain"], r[field]["iovatop"]) if total(p) > 0]
+    ratios = pair_ratios(runs, field, total)
     return [min(ratios), max(ratios)] if ratios else [float("nan")] * 2
 
 

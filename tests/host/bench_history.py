@@ -143,6 +143,7 @@ def test_compare(tmp):
     docs = os.path.join(tmp, "cmp")
     os.makedirs(docs)
     write_runs(os.path.join(raw, "vanilla"), VANILLA)
+    write_runs(os.path.join(raw, "vanilla-rev"), VANILLA)
     write_runs(os.path.join(raw, "rev"), PATCHED)
     # the tree: 50% slower map+unmap than REV, the same fast path
     slower = [run("default", 1, 3.3, 3.3, 80, 80), run("default", 2, 3.9, 3.9, 60, 60)]
@@ -165,6 +166,7 @@ def test_compare(tmp):
     os.makedirs(docs2)
     swapped = os.path.join(tmp, "raw2")
     write_runs(os.path.join(swapped, "vanilla"), VANILLA)
+    write_runs(os.path.join(swapped, "vanilla-rev"), VANILLA)
     write_runs(os.path.join(swapped, "rev"), slower)
     write_runs(os.path.join(swapped, "tree"), PATCHED)
     lines2, same2 = history.compare(swapped, docs2, "rev1", "tree2", False, top=tmp)
